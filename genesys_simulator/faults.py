@@ -1,0 +1,49 @@
+"""Fault switches that make the simulator misbehave the way the real API can."""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass, field
+from typing import Any
+
+DEFAULT_ERROR_STATUSES: tuple[int, ...] = (408, 429, 500, 502, 503, 504)
+
+
+@dataclass(frozen=True)
+class Faults:
+    """Fault configuration; every fault is off by default so a plain run is well-behaved.
+
+    The dataclass is frozen: the simulator swaps the whole object atomically so a
+    request never sees a half-applied change.
+    """
+
+    token_ttl_seconds: int = 86400
+    error_rate: float = 0.0
+    error_statuses: tuple[int, ...] = field(default=DEFAULT_ERROR_STATUSES)
+    cut_body_rate: float = 0.0
+    bad_json_rate: float = 0.0
+    job_fail_once: bool = False
+    job_expire_seconds: float | None = None
+    repeat_records: int = 0
+    truncate_jobs_over: int | None = None
+    rate_limit_per_minute: int | None = None
+    job_latency_seconds: float = 0.2
+    availability_lag_seconds: float = 0.0
+    max_results_page_size: int = 1000
+    page_cache_bytes: int = 0
+
+    def replace(self, **changes: Any) -> Faults:
+        """Return a copy with ``changes`` applied, rejecting unknown field names."""
+        names = {f.name for f in dataclasses.fields(self)}
+        unknown = sorted(set(changes) - names)
+        if unknown:
+            raise ValueError(f"Unknown fault field(s): {', '.join(unknown)}")
+        if "error_statuses" in changes:
+            changes["error_statuses"] = tuple(int(s) for s in changes["error_statuses"])
+        return dataclasses.replace(self, **changes)
+
+    def to_dict(self) -> dict[str, Any]:
+        """Serialise for the ``/_sim/faults`` control endpoint."""
+        data = dataclasses.asdict(self)
+        data["error_statuses"] = list(self.error_statuses)
+        return data

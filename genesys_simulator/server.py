@@ -1,0 +1,965 @@
+"""The HTTP side of the simulator: OAuth, analytics jobs and queries, faults and stats."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import contextlib
+import gzip
+import hashlib
+import json
+import math
+import random
+import re
+import secrets
+import socket
+import threading
+import time
+import uuid
+from collections import Counter, OrderedDict, deque
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from types import TracebackType
+from typing import Any
+from urllib.parse import parse_qs, urlsplit
+
+from .dataset import Dataset
+from .faults import Faults
+from .filters import FilterError
+from .selection import FilterSet, Selection, validate_order
+from .timeutil import DAY_MS, from_ms, iso, parse_interval, parse_iso, to_ms
+
+Json = dict[str, Any]
+
+JOB_KEYS = frozenset(
+    {
+        "interval",
+        "conversationFilters",
+        "segmentFilters",
+        "evaluationFilters",
+        "surveyFilters",
+        "resolutionFilters",
+        "order",
+        "orderBy",
+        "limit",
+        "startOfDayIntervalMatching",
+    }
+)
+QUERY_KEYS = frozenset(
+    (JOB_KEYS - {"limit", "startOfDayIntervalMatching"}) | {"aggregations", "paging"}
+)
+DEFAULT_RATE_ALLOWED = 300
+QUERY_MAX_PAGE_SIZE = 100
+QUERY_MAX_RESULTS = 100_000
+QUERY_MAX_DAYS_UNFILTERED = 7
+QUERY_MAX_DAYS_FILTERED = 31
+JOB_RETENTION_SECONDS = 86_400.0
+
+ERROR_CODES = {
+    400: "bad.request",
+    401: "bad.credentials",
+    404: "not.found",
+    405: "method.not.allowed",
+    408: "request.timeout",
+    413: "request.entity.too.large",
+    429: "too.many.requests.retry.after",
+    500: "internal.server.error",
+    502: "bad.gateway",
+    503: "service.unavailable",
+    504: "gateway.timeout",
+}
+ERROR_MESSAGES = {
+    408: "The request timed out.",
+    500: "The server encountered an unexpected error.",
+    502: "Bad gateway.",
+    503: "The service is currently unavailable.",
+    504: "The gateway timed out.",
+}
+
+
+class ApiError(Exception):
+    """An error that becomes a Genesys ErrorBody response."""
+
+    def __init__(
+        self,
+        status: int,
+        message: str,
+        code: str | None = None,
+        headers: dict[str, str] | None = None,
+    ) -> None:
+        """Remember the status, message, code and extra headers of the response."""
+        super().__init__(message)
+        self.status = status
+        self.message = message
+        self.code = code or ERROR_CODES.get(status, "error")
+        self.headers = headers or {}
+
+
+@dataclass(frozen=True)
+class StatsSnapshot:
+    """A consistent copy of the simulator's counters, safe to inspect from tests."""
+
+    requests: Counter[str]
+    statuses: Counter[int]
+    rate_limited: int
+    max_requests_per_60s: int
+    result_pages: Counter[tuple[str, str]]
+    records_served: int
+
+    def to_dict(self) -> Json:
+        """JSON form for the ``/_sim/stats`` endpoint."""
+        return {
+            "requests": dict(self.requests),
+            "statuses": {str(k): v for k, v in self.statuses.items()},
+            "rate_limited": self.rate_limited,
+            "max_requests_per_60s": self.max_requests_per_60s,
+            "result_pages": {f"{j}|{c}": n for (j, c), n in self.result_pages.items()},
+            "records_served": self.records_served,
+        }
+
+
+@dataclass
+class _Stats:
+    requests: Counter[str] = field(default_factory=Counter)
+    statuses: Counter[int] = field(default_factory=Counter)
+    rate_limited: int = 0
+    max_requests_per_60s: int = 0
+    result_pages: Counter[tuple[str, str]] = field(default_factory=Counter)
+    records_served: int = 0
+
+
+@dataclass
+class Job:
+    """A submitted conversation details job; its state is a function of wall time."""
+
+    job_id: str
+    selection: Selection
+    signature: str
+    limit: int | None
+    submitted: float
+    latency: float
+    fails: bool
+    available_ms: int
+    deleted: bool = False
+
+    @property
+    def completed(self) -> float:
+        """Wall time at which the job finishes."""
+        return self.submitted + self.latency
+
+
+def _b64(data: bytes) -> str:
+    return base64.urlsafe_b64encode(data).decode().rstrip("=")
+
+
+def _unb64(text: str) -> bytes:
+    return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
+
+
+def _wall_iso(t: float) -> str:
+    return iso(int(t * 1000))
+
+
+class Simulator:
+    """A Genesys Cloud API simulator served over real HTTP on 127.0.0.1."""
+
+    def __init__(
+        self,
+        dataset: Dataset,
+        client_id: str = "sim-client",
+        client_secret: str = "sim-secret",  # noqa: S107
+        *,
+        faults: Faults | None = None,
+        port: int = 0,
+        now: datetime | None = None,
+    ) -> None:
+        """Configure the simulator; call ``start`` to begin serving."""
+        self.dataset = dataset
+        self.client_id = client_id
+        self.client_secret = client_secret
+        self._faults = faults or Faults()
+        self._port = port
+        self._now_ms = to_ms(now) if now is not None else dataset.end_ms + DAY_MS
+        self._lock = threading.RLock()
+        self._stats = _Stats()
+        self._tokens: dict[str, float] = {}
+        self._jobs: dict[str, Job] = {}
+        self._failed_intervals: set[str] = set()
+        self._accepted: deque[float] = deque()
+        self._seen: deque[float] = deque()
+        self._rng = random.Random(dataset.seed)
+        self._bad_json_toggle = 0
+        self._page_cache: OrderedDict[tuple[Any, ...], bytes] = OrderedDict()
+        self._page_cache_size = 0
+        self._query_cache: OrderedDict[str, list[int]] = OrderedDict()
+        self._server: ThreadingHTTPServer | None = None
+        self._thread: threading.Thread | None = None
+        self.extra_routes: list[tuple[str, re.Pattern[str], str, Callable[..., Any]]] = []
+
+    # ----------------------------------------------------------------- lifecycle
+    def start(self) -> Simulator:
+        """Bind and serve in a daemon thread; returns ``self`` for chaining."""
+        handler = type("BoundHandler", (_Handler,), {"sim": self})
+        server = ThreadingHTTPServer(("127.0.0.1", self._port), handler)
+        server.daemon_threads = True
+        self._server = server
+        self._thread = threading.Thread(
+            target=server.serve_forever, name="genesys-sim", daemon=True
+        )
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        """Stop serving and release the port."""
+        if self._server is not None:
+            self._server.shutdown()
+            self._server.server_close()
+            self._server = None
+        if self._thread is not None:
+            self._thread.join(timeout=5)
+            self._thread = None
+
+    def __enter__(self) -> Simulator:
+        """Start on entering a ``with`` block."""
+        return self.start() if self._server is None else self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        """Stop on leaving a ``with`` block."""
+        self.stop()
+
+    @property
+    def port(self) -> int:
+        """The bound port (after ``start``)."""
+        if self._server is None:
+            raise RuntimeError("Simulator is not running")
+        return int(self._server.server_address[1])
+
+    @property
+    def url(self) -> str:
+        """Base URL serving both the API and ``/oauth/token``."""
+        return f"http://127.0.0.1:{self.port}"
+
+    # ----------------------------------------------------------------- clock, faults, stats
+    @property
+    def now(self) -> datetime:
+        """The simulator's clock: what has happened by now is visible in the data."""
+        return from_ms(self._now_ms)
+
+    @now.setter
+    def now(self, value: datetime) -> None:
+        with self._lock:
+            self._now_ms = to_ms(value)
+
+    @property
+    def now_ms(self) -> int:
+        """The clock as epoch milliseconds."""
+        return self._now_ms
+
+    @property
+    def faults(self) -> Faults:
+        """The live fault configuration."""
+        return self._faults
+
+    def set_faults(self, **changes: Any) -> Faults:
+        """Replace fault fields atomically; returns the new configuration."""
+        with self._lock:
+            self._faults = self._faults.replace(**changes)
+            if self._faults.page_cache_bytes <= 0:
+                self._page_cache.clear()
+                self._page_cache_size = 0
+            return self._faults
+
+    @property
+    def stats(self) -> StatsSnapshot:
+        """A snapshot of the counters."""
+        with self._lock:
+            s = self._stats
+            return StatsSnapshot(
+                Counter(s.requests),
+                Counter(s.statuses),
+                s.rate_limited,
+                s.max_requests_per_60s,
+                Counter(s.result_pages),
+                s.records_served,
+            )
+
+    def reset_stats(self) -> None:
+        """Zero every counter (the rolling request windows included)."""
+        with self._lock:
+            self._stats = _Stats()
+            self._seen.clear()
+
+    def available_ms(self) -> int:
+        """``dataAvailabilityDate`` as epoch ms: the clock minus the configured lag."""
+        return self._now_ms - int(self._faults.availability_lag_seconds * 1000)
+
+    # ----------------------------------------------------------------- request bookkeeping
+    def count_request(self, route: str) -> None:
+        """Count a request by route name."""
+        with self._lock:
+            self._stats.requests[route] += 1
+
+    def count_status(self, status: int) -> None:
+        """Count a response status."""
+        with self._lock:
+            self._stats.statuses[status] += 1
+
+    def admit_api_request(self) -> None:
+        """Track rolling windows and apply the strict limiter; raises a 429 ``ApiError``."""
+        now = time.monotonic()
+        with self._lock:
+            while self._seen and self._seen[0] <= now - 60:
+                self._seen.popleft()
+            self._seen.append(now)
+            self._stats.max_requests_per_60s = max(
+                self._stats.max_requests_per_60s, len(self._seen)
+            )
+            while self._accepted and self._accepted[0] <= now - 60:
+                self._accepted.popleft()
+            limit = self._faults.rate_limit_per_minute
+            if limit is not None and len(self._accepted) >= limit:
+                self._stats.rate_limited += 1
+                wait = max(1, math.ceil(self._accepted[0] + 60 - now))
+                raise ApiError(
+                    429,
+                    f"Rate limit exceeded the maximum. Retry the request in [{wait}] seconds",
+                    headers={"Retry-After": str(wait)},
+                )
+            self._accepted.append(now)
+
+    def rate_headers(self) -> dict[str, str]:
+        """Build the ``inin-ratelimit-*`` headers describing the current window."""
+        now = time.monotonic()
+        with self._lock:
+            count = len(self._accepted)
+            reset = math.ceil(self._accepted[0] + 60 - now) if self._accepted else 60
+            allowed = self._faults.rate_limit_per_minute or DEFAULT_RATE_ALLOWED
+        return {
+            "inin-ratelimit-count": str(count),
+            "inin-ratelimit-allowed": str(allowed),
+            "inin-ratelimit-reset": str(max(0, reset)),
+        }
+
+    def roll(self, rate: float) -> bool:
+        """Seeded coin flip, so fault sequences repeat across runs."""
+        if rate <= 0:
+            return False
+        with self._lock:
+            return self._rng.random() < rate
+
+    def maybe_inject_error(self) -> None:
+        """Fail an analytics call with one of ``error_statuses`` at ``error_rate``."""
+        faults = self._faults
+        if not faults.error_statuses or not self.roll(faults.error_rate):
+            return
+        with self._lock:
+            status = self._rng.choice(faults.error_statuses)
+        if status == 429:
+            raise ApiError(
+                429,
+                "Rate limit exceeded the maximum. Retry the request in [1] seconds",
+                headers={"Retry-After": "1"},
+            )
+        raise ApiError(status, ERROR_MESSAGES.get(status, "Injected failure."))
+
+    # ----------------------------------------------------------------- OAuth
+    def issue_token(self, authorization: str | None, form: dict[str, list[str]]) -> Json:
+        """Client-credentials grant: check Basic credentials and mint a bearer token."""
+        ok = False
+        if authorization and authorization.lower().startswith("basic "):
+            try:
+                raw = base64.b64decode(authorization[6:].strip(), validate=True).decode()
+                cid, _, secret = raw.partition(":")
+                ok = secrets.compare_digest(cid, self.client_id) and secrets.compare_digest(
+                    secret, self.client_secret
+                )
+            except (binascii.Error, UnicodeDecodeError):
+                ok = False
+        if not ok:
+            raise OAuthError(401, "invalid_client", "client authentication failed")
+        grant = form.get("grant_type", [""])[0]
+        if grant != "client_credentials":
+            raise OAuthError(
+                400, "unsupported_grant_type", f"grant type {grant!r} is not supported"
+            )
+        token = secrets.token_urlsafe(32)
+        ttl = self._faults.token_ttl_seconds
+        with self._lock:
+            self._tokens[token] = time.monotonic() + ttl
+        return {"access_token": token, "token_type": "bearer", "expires_in": ttl}
+
+    def check_bearer(self, authorization: str | None) -> None:
+        """Reject a missing, unknown or expired bearer token with 401."""
+        if not authorization or not authorization.lower().startswith("bearer "):
+            raise ApiError(401, "No authentication bearer token specified in authorization header.")
+        token = authorization[7:].strip()
+        with self._lock:
+            expiry = self._tokens.get(token)
+        if expiry is None:
+            raise ApiError(401, "Invalid login credentials.")
+        if time.monotonic() >= expiry:
+            raise ApiError(401, "Authentication token has expired.")
+
+    # ----------------------------------------------------------------- detail jobs
+    def submit_job(self, body: object) -> Json:
+        """Validate an ``AsyncConversationQuery`` and register the job."""
+        body = _check_body(body, JOB_KEYS)
+        try:
+            filters = FilterSet.from_body(body)
+            descending = validate_order(body)
+        except FilterError as exc:
+            raise ApiError(400, str(exc)) from exc
+        limit = body.get("limit")
+        if limit is not None and (
+            not isinstance(limit, int) or isinstance(limit, bool) or limit < 1
+        ):
+            raise ApiError(400, "limit must be a positive integer")
+        start_day = body.get("startOfDayIntervalMatching", False)
+        if not isinstance(start_day, bool):
+            raise ApiError(400, "startOfDayIntervalMatching must be a boolean")
+        now_ms = self._now_ms
+        available = self.available_ms()
+        try:
+            selection = Selection.build(
+                self.dataset,
+                body.get("interval"),
+                start_day=start_day,
+                started_before=available,
+                now_ms=now_ms,
+                filters=filters,
+                attributes=True,
+                descending=descending,
+            )
+        except FilterError as exc:
+            raise ApiError(400, str(exc)) from exc
+        faults = self._faults
+        signature = hashlib.sha256(
+            json.dumps([body, now_ms, available], sort_keys=True).encode()
+        ).hexdigest()[:16]
+        fails = False
+        with self._lock:
+            if faults.job_fail_once and body["interval"] not in self._failed_intervals:
+                self._failed_intervals.add(body["interval"])
+                fails = True
+            job = Job(
+                job_id=str(uuid.uuid4()),
+                selection=selection,
+                signature=signature,
+                limit=limit,
+                submitted=time.time(),
+                latency=faults.job_latency_seconds,
+                fails=fails,
+                available_ms=available,
+            )
+            self._jobs[job.job_id] = job
+        return {"jobId": job.job_id}
+
+    def _job(self, job_id: str) -> Job:
+        with self._lock:
+            job = self._jobs.get(job_id)
+        if job is None or job.deleted:
+            raise ApiError(404, f"Unable to find job {job_id}", "not.found")
+        return job
+
+    def _expiry(self, job: Job) -> float:
+        expire = self._faults.job_expire_seconds
+        return job.completed + (JOB_RETENTION_SECONDS if expire is None else expire)
+
+    def job_state(self, job: Job) -> str:
+        """QUEUED -> PENDING -> FULFILLED/FAILED -> EXPIRED, driven by wall time."""
+        now = time.time()
+        if now < job.submitted + job.latency / 2:
+            return "QUEUED"
+        if now < job.completed:
+            return "PENDING"
+        if now >= self._expiry(job):
+            return "EXPIRED"
+        return "FAILED" if job.fails else "FULFILLED"
+
+    def job_status(self, job_id: str) -> Json:
+        """Return the ``AsyncQueryStatus`` of a job."""
+        job = self._job(job_id)
+        state = self.job_state(job)
+        out: Json = {"state": state}
+        if state == "FAILED":
+            out["errorMessage"] = "The job failed to complete. Please resubmit the query."
+        out["submissionDate"] = _wall_iso(job.submitted)
+        if state in ("FULFILLED", "FAILED", "EXPIRED"):
+            out["completionDate"] = _wall_iso(job.completed)
+        out["expirationDate"] = _wall_iso(self._expiry(job))
+        return out
+
+    def delete_job(self, job_id: str) -> None:
+        """Delete (or cancel) a job; later calls for it get 404."""
+        job = self._job(job_id)
+        with self._lock:
+            job.deleted = True
+
+    def _encode_cursor(self, job: Job, position: int, repeats: int, emitted: int) -> str:
+        payload = json.dumps({"s": job.signature, "p": position, "r": repeats, "n": emitted})
+        return _b64(payload.encode())
+
+    def _decode_cursor(self, job: Job, cursor: str) -> tuple[int, int, int]:
+        try:
+            data = json.loads(_unb64(cursor))
+            fields = (data["s"], int(data["p"]), int(data["r"]), int(data["n"]))
+        except (ValueError, KeyError, TypeError, binascii.Error) as exc:
+            raise ApiError(400, "Invalid cursor value.") from exc
+        if fields[0] != job.signature:
+            raise ApiError(400, "Invalid cursor value: it belongs to another job.")
+        return fields[1], fields[2], fields[3]
+
+    def job_results(
+        self, job_id: str, query: dict[str, list[str]], gzip_ok: bool
+    ) -> tuple[bytes, int]:
+        """Render one results page; returns ``(body bytes, record count)``.
+
+        Raises for unknown/expired jobs (404), unfinished jobs and bad parameters (400).
+        """
+        job = self._job(job_id)
+        state = self.job_state(job)
+        if state == "EXPIRED":
+            raise ApiError(404, f"Job {job_id} has expired", "not.found")
+        if state != "FULFILLED":
+            raise ApiError(400, f"Job {job_id} is not complete: state is {state}")
+        faults = self._faults
+        size_text = query.get("pageSize", ["100"])[0]
+        try:
+            page_size = int(size_text)
+        except ValueError as exc:
+            raise ApiError(400, f"Invalid pageSize {size_text!r}") from exc
+        if not 1 <= page_size <= faults.max_results_page_size:
+            raise ApiError(400, f"pageSize must be between 1 and {faults.max_results_page_size}")
+        cursor = query.get("cursor", [""])[0]
+        state_tuple = self._decode_cursor(job, cursor) if cursor else None
+        cap = job.limit
+        if faults.truncate_jobs_over is not None:
+            cap = faults.truncate_jobs_over if cap is None else min(cap, faults.truncate_jobs_over)
+        key = (job.signature, cursor, page_size, gzip_ok, cap, faults.repeat_records)
+        if faults.page_cache_bytes > 0:
+            with self._lock:
+                cached = self._page_cache.get(key)
+                if cached is not None:
+                    self._page_cache.move_to_end(key)
+            if cached is not None:
+                return cached, -1
+        body, count = self._render_page(job, state_tuple, page_size, cap, faults.repeat_records)
+        payload = gzip.compress(body, compresslevel=1) if gzip_ok else body
+        if faults.page_cache_bytes > 0:
+            with self._lock:
+                self._page_cache[key] = payload
+                self._page_cache_size += len(payload)
+                while self._page_cache_size > faults.page_cache_bytes and self._page_cache:
+                    _, old = self._page_cache.popitem(last=False)
+                    self._page_cache_size -= len(old)
+        return payload, count
+
+    def _render_page(
+        self,
+        job: Job,
+        cursor: tuple[int, int, int] | None,
+        page_size: int,
+        cap: int | None,
+        repeat: int,
+    ) -> tuple[bytes, int]:
+        sel = job.selection
+        position, repeats, emitted = cursor if cursor else (sel.first_position(), 0, 0)
+        records: list[Json] = []
+        indices: list[int] = []
+        new_indices: list[int] = []
+        scan = sel.scan(position)
+        exhausted = False
+        for _ in range(repeats):
+            item = next(scan, None)
+            if item is None:
+                break
+            records.append(item[1] if item[1] is not None else sel.record(item[0]))
+            indices.append(item[0])
+        while len(records) < page_size and (cap is None or emitted < cap):
+            item = next(scan, None)
+            if item is None:
+                exhausted = True
+                break
+            records.append(item[1] if item[1] is not None else sel.record(item[0]))
+            indices.append(item[0])
+            new_indices.append(item[0])
+            emitted += 1
+        more = not exhausted and (cap is None or emitted < cap) and next(scan, None) is not None
+        out: Json = {"conversations": records} if records else {}
+        if more:
+            step = -1 if sel.descending else 1
+            k = min(repeat, len(new_indices), page_size - 1) if repeat > 0 else 0
+            if k > 0:
+                next_pos, next_repeats = new_indices[-k], k
+            else:
+                next_pos, next_repeats = indices[-1] + step, 0
+            out["cursor"] = self._encode_cursor(job, next_pos, next_repeats, emitted)
+        out["dataAvailabilityDate"] = iso(job.available_ms)
+        return json.dumps(out, separators=(",", ":")).encode(), len(records)
+
+    def note_result_page(self, job_id: str, cursor: str, count: int) -> None:
+        """Record a cleanly served results page."""
+        with self._lock:
+            self._stats.result_pages[(job_id, cursor)] += 1
+            if count > 0:
+                self._stats.records_served += count
+
+    def bad_json_body(self) -> bytes:
+        """Alternate between a non-JSON body and JSON lacking ``conversations``."""
+        with self._lock:
+            self._bad_json_toggle += 1
+            odd = self._bad_json_toggle % 2 == 1
+        if odd:
+            return b"<html><body>upstream error</body></html>"
+        data = {"message": "partial response", "dataAvailabilityDate": iso(self.available_ms())}
+        return json.dumps(data).encode()
+
+    # ----------------------------------------------------------------- synchronous query
+    def details_query(self, body: object) -> Json:
+        """Run a ``ConversationQuery``: start-day matching, page-number paging."""
+        body = _check_body(body, QUERY_KEYS)
+        try:
+            filters = FilterSet.from_body(body)
+            descending = validate_order(body)
+        except FilterError as exc:
+            raise ApiError(400, str(exc)) from exc
+        paging = body.get("paging") or {}
+        if not isinstance(paging, dict) or not set(paging) <= {"pageSize", "pageNumber"}:
+            raise ApiError(400, "paging accepts only pageSize and pageNumber")
+        page_size = paging.get("pageSize", 25)
+        page_number = paging.get("pageNumber", 1)
+        if not isinstance(page_size, int) or not 1 <= page_size <= QUERY_MAX_PAGE_SIZE:
+            raise ApiError(400, f"pageSize must be between 1 and {QUERY_MAX_PAGE_SIZE}")
+        if not isinstance(page_number, int) or page_number < 1:
+            raise ApiError(400, "pageNumber must be 1 or greater")
+        if page_size * page_number > QUERY_MAX_RESULTS:
+            raise ApiError(400, "Pagination may not exceed 100000 results.")
+        interval = body.get("interval")
+        try:
+            a, b = parse_interval(interval)
+        except ValueError as exc:
+            raise ApiError(400, f"Invalid interval {interval!r}: {exc}") from exc
+        max_days = QUERY_MAX_DAYS_FILTERED if filters else QUERY_MAX_DAYS_UNFILTERED
+        if b - a > max_days * DAY_MS:
+            raise ApiError(
+                400,
+                f"Query interval may not exceed {max_days} days"
+                + (" when filters are used." if filters else " without filters."),
+            )
+        now_ms = self._now_ms
+        selection = Selection.build(
+            self.dataset,
+            interval,
+            start_day=True,
+            started_before=now_ms + 1,
+            now_ms=now_ms,
+            filters=filters,
+            attributes=False,
+            descending=descending,
+        )
+        indices = self._query_indices(selection, body, now_ms)
+        first = (page_number - 1) * page_size
+        page = indices[first : first + page_size]
+        out: Json = {}
+        if len(page):
+            out["conversations"] = [selection.record(i) for i in page]
+            with self._lock:
+                self._stats.records_served += len(page)
+        out["totalHits"] = len(indices)
+        return out
+
+    def _query_indices(self, selection: Selection, body: Json, now_ms: int) -> Any:
+        if selection.simple:
+            return selection.all_indices()
+        key = json.dumps([body.get(k) for k in sorted(body) if k != "paging"] + [now_ms])
+        with self._lock:
+            cached = self._query_cache.get(key)
+        if cached is not None:
+            return cached
+        found = list(selection.all_indices())
+        with self._lock:
+            self._query_cache[key] = found
+            while len(self._query_cache) > 32:
+                self._query_cache.popitem(last=False)
+        return found
+
+    # ----------------------------------------------------------------- control plane
+    def truth(self, start: str, end: str) -> list[str]:
+        """Ids that started in ``[start, end)`` by the clock, for ``/_sim/truth``."""
+        return list(
+            self.dataset.truth_ids(from_ms(parse_iso(start)), from_ms(parse_iso(end)), self.now)
+        )
+
+
+class OAuthError(Exception):
+    """An OAuth-style error (``{"error": ..., "description": ...}``)."""
+
+    def __init__(self, status: int, error: str, description: str) -> None:
+        """Remember the status and the OAuth error fields."""
+        super().__init__(description)
+        self.status = status
+        self.error = error
+        self.description = description
+
+
+def _check_body(body: object, allowed: frozenset[str]) -> Json:
+    if not isinstance(body, dict):
+        raise ApiError(400, "The request body must be a JSON object.")
+    unknown = sorted(set(body) - allowed)
+    if unknown:
+        raise ApiError(
+            400,
+            f'Unrecognized field "{unknown[0]}" is not allowed in the request body.',
+        )
+    if "interval" not in body:
+        raise ApiError(400, "interval is required")
+    return body
+
+
+_ROUTES: list[tuple[str, re.Pattern[str], str]] = [
+    ("POST", re.compile(r"^/oauth/token$"), "token"),
+    (
+        "GET",
+        re.compile(r"^/api/v2/analytics/conversations/details/jobs/availability$"),
+        "availability",
+    ),
+    ("POST", re.compile(r"^/api/v2/analytics/conversations/details/jobs$"), "job_submit"),
+    ("GET", re.compile(r"^/api/v2/analytics/conversations/details/jobs/([^/]+)$"), "job_status"),
+    (
+        "GET",
+        re.compile(r"^/api/v2/analytics/conversations/details/jobs/([^/]+)/results$"),
+        "job_results",
+    ),
+    ("DELETE", re.compile(r"^/api/v2/analytics/conversations/details/jobs/([^/]+)$"), "job_delete"),
+    ("POST", re.compile(r"^/api/v2/analytics/conversations/details/query$"), "details_query"),
+    ("GET", re.compile(r"^/_sim/stats$"), "sim_stats"),
+    ("POST", re.compile(r"^/_sim/faults$"), "sim_faults"),
+    ("GET", re.compile(r"^/_sim/faults$"), "sim_faults"),
+    ("GET", re.compile(r"^/_sim/truth$"), "sim_truth"),
+    ("POST", re.compile(r"^/_sim/now$"), "sim_now"),
+    ("POST", re.compile(r"^/_sim/reset_stats$"), "sim_reset_stats"),
+]
+
+
+class _Handler(BaseHTTPRequestHandler):
+    """Routes requests to the bound ``Simulator``; every response has a Content-Length."""
+
+    sim: Simulator
+    protocol_version = "HTTP/1.1"
+    server_version = "GenesysSimulator/1.0"
+
+    def log_message(self, format: str, *args: Any) -> None:
+        """Keep test output quiet."""
+
+    def do_GET(self) -> None:
+        """Dispatch a GET."""
+        self._dispatch("GET")
+
+    def do_POST(self) -> None:
+        """Dispatch a POST."""
+        self._dispatch("POST")
+
+    def do_DELETE(self) -> None:
+        """Dispatch a DELETE."""
+        self._dispatch("DELETE")
+
+    # ----------------------------------------------------------------- plumbing
+    def _read_body(self) -> bytes:
+        length = int(self.headers.get("Content-Length") or 0)
+        return self.rfile.read(length) if length > 0 else b""
+
+    def _send(
+        self,
+        status: int,
+        body: bytes,
+        headers: dict[str, str] | None = None,
+        content_type: str = "application/json",
+        compress: bool = True,
+    ) -> None:
+        extra = dict(headers or {})
+        if (
+            compress
+            and len(body) > 512
+            and "gzip" in (self.headers.get("Accept-Encoding") or "")
+            and "Content-Encoding" not in extra
+        ):
+            body = gzip.compress(body, compresslevel=1)
+            extra["Content-Encoding"] = "gzip"
+        self.send_response(status)
+        if body or status != 204:
+            self.send_header("Content-Type", content_type)
+        self.send_header("Content-Length", str(len(body)))
+        for name, value in {**self.sim.rate_headers(), **extra}.items():
+            self.send_header(name, value)
+        self.end_headers()
+        if body:
+            self.wfile.write(body)
+        self.sim.count_status(status)
+
+    def _send_json(self, status: int, data: Any, headers: dict[str, str] | None = None) -> None:
+        self._send(status, json.dumps(data, separators=(",", ":")).encode(), headers)
+
+    def _send_error_body(self, err: ApiError) -> None:
+        context = str(uuid.uuid4())
+        body = {
+            "message": err.message,
+            "code": err.code,
+            "status": err.status,
+            "contextId": context,
+            "details": [],
+            "errors": [],
+        }
+        self._send_json(err.status, body, {"ININ-Correlation-Id": context, **err.headers})
+
+    def _dispatch(self, method: str) -> None:
+        raw = self._read_body()
+        parts = urlsplit(self.path)
+        path = parts.path.rstrip("/") or "/"
+        query = parse_qs(parts.query)
+        sim = self.sim
+        route: str = "unknown"
+        args: tuple[str | Any, ...] = ()
+        for route_method, pattern, name in [
+            *_ROUTES,
+            *((m, p, n) for m, p, n, _ in sim.extra_routes),
+        ]:
+            match = pattern.match(path)
+            if match and route_method == method:
+                route, args = name, match.groups()
+                break
+        sim.count_request(route)
+        try:
+            if route == "token":
+                self._token(raw)
+                return
+            if route.startswith("sim_"):
+                self._control(route, raw, query)
+                return
+            if path.startswith("/api/v2/"):
+                sim.check_bearer(self.headers.get("Authorization"))
+                sim.admit_api_request()
+                if path.startswith("/api/v2/analytics/"):
+                    sim.maybe_inject_error()
+            self._api(route, args, raw, query)
+        except ApiError as err:
+            self._send_error_body(err)
+        except (ConnectionError, TimeoutError):
+            self.close_connection = True
+        except Exception as exc:  # noqa: BLE001 - a server must answer every request
+            self._send_error_body(ApiError(500, f"Simulator error: {exc!r}"))
+
+    def _json_body(self, raw: bytes) -> Any:
+        try:
+            return json.loads(raw or b"null")
+        except ValueError as exc:
+            raise ApiError(400, "The request body is not valid JSON.") from exc
+
+    # ----------------------------------------------------------------- handlers
+    def _token(self, raw: bytes) -> None:
+        form = parse_qs(raw.decode("utf-8", "replace"))
+        try:
+            data = self.sim.issue_token(self.headers.get("Authorization"), form)
+        except OAuthError as err:
+            self._send_json(
+                err.status,
+                {
+                    "error": err.error,
+                    "description": err.description,
+                    "error_description": err.description,
+                },
+            )
+            return
+        self._send_json(200, data)
+
+    def _api(
+        self, route: str, args: tuple[str | Any, ...], raw: bytes, query: dict[str, list[str]]
+    ) -> None:
+        sim = self.sim
+        if route == "availability":
+            self._send_json(200, {"dataAvailabilityDate": iso(sim.available_ms())})
+        elif route == "job_submit":
+            self._send_json(202, sim.submit_job(self._json_body(raw)))
+        elif route == "job_status":
+            self._send_json(200, sim.job_status(args[0]))
+        elif route == "job_delete":
+            sim.delete_job(args[0])
+            self._send(204, b"")
+        elif route == "job_results":
+            self._job_results(args[0], query)
+        elif route == "details_query":
+            self._send_json(200, sim.details_query(self._json_body(raw)))
+        else:
+            for _m, _p, name, handler in sim.extra_routes:
+                if name == route:
+                    status, data = handler(args, query, self._json_body(raw) if raw else None)
+                    self._send_json(status, data)
+                    return
+            raise ApiError(404, f"No resource found for {self.command} {self.path}")
+
+    def _job_results(self, job_id: str, query: dict[str, list[str]]) -> None:
+        sim = self.sim
+        gzip_ok = "gzip" in (self.headers.get("Accept-Encoding") or "")
+        body, count = sim.job_results(job_id, query, gzip_ok)
+        faults = sim.faults
+        headers = {"Content-Encoding": "gzip"} if gzip_ok else {}
+        if sim.roll(faults.bad_json_rate):
+            self._send(200, sim.bad_json_body(), compress=False)
+            return
+        if sim.roll(faults.cut_body_rate):
+            self.send_response(200)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(body)))
+            for name, value in {**sim.rate_headers(), **headers}.items():
+                self.send_header(name, value)
+            self.end_headers()
+            self.wfile.write(body[: len(body) // 2])
+            self.wfile.flush()
+            sim.count_status(200)
+            self.close_connection = True
+            with contextlib.suppress(OSError):
+                self.connection.shutdown(socket.SHUT_RDWR)
+            return
+        self._send(200, body, headers, compress=False)
+        if count < 0:
+            count = _count_cached(body, gzip_ok)
+        sim.note_result_page(job_id, query.get("cursor", [""])[0], count)
+
+    def _control(self, route: str, raw: bytes, query: dict[str, list[str]]) -> None:
+        sim = self.sim
+        if route == "sim_stats":
+            self._send_json(200, sim.stats.to_dict())
+        elif route == "sim_faults":
+            if self.command == "POST":
+                try:
+                    sim.set_faults(**self._json_body(raw))
+                except (TypeError, ValueError) as exc:
+                    raise ApiError(400, str(exc)) from exc
+            self._send_json(200, sim.faults.to_dict())
+        elif route == "sim_truth":
+            try:
+                ids = sim.truth(query["start"][0], query["end"][0])
+            except (KeyError, ValueError) as exc:
+                raise ApiError(400, "start and end are required ISO timestamps") from exc
+            self._send(200, "".join(f"{i}\n" for i in ids).encode(), content_type="text/plain")
+        elif route == "sim_now":
+            data = self._json_body(raw)
+            try:
+                sim.now = from_ms(parse_iso(data["now"]))
+            except (KeyError, TypeError, ValueError) as exc:
+                raise ApiError(400, 'body must be {"now": "<ISO timestamp>"}') from exc
+            self._send_json(200, {"now": iso(sim.now_ms)})
+        else:
+            sim.reset_stats()
+            self._send_json(200, {})
+
+
+def _count_cached(body: bytes, gzipped: bool) -> int:
+    data = json.loads(gzip.decompress(body) if gzipped else body)
+    return len(data.get("conversations", []))
