@@ -1,0 +1,112 @@
+"""OAuth client credentials for Genesys Cloud, shared by every stream and thread.
+
+Built on singer-sdk's ``OAuthAuthenticator``: the token URL is ``{login_url}/oauth/token``, the
+request carries ``Authorization: Basic base64(client_id:client_secret)`` and the form
+``grant_type=client_credentials``. A token is renewed shortly before ``expires_in`` runs out and
+once after a 401; secrets never reach a log line or an exception message.
+"""
+
+from __future__ import annotations
+
+import base64
+import logging
+import threading
+import time
+from typing import Any
+
+import requests
+from singer_sdk.authenticators import OAuthAuthenticator
+
+from tap_genesys_analytics.errors import AuthError, RetriableError, parse_error_body
+
+LOGGER = logging.getLogger("tap-genesys-analytics")
+
+
+class GenesysAuthenticator(OAuthAuthenticator):
+    """Client-credentials authenticator; thread-safe, with early renewal."""
+
+    def __init__(
+        self,
+        *,
+        token_url: str,
+        client_id: str,
+        client_secret: str,
+        session: requests.Session,
+        timeout: tuple[float, float],
+    ) -> None:
+        basic = base64.b64encode(f"{client_id}:{client_secret}".encode()).decode("ascii")
+        super().__init__(
+            auth_endpoint=token_url,
+            client_id=client_id,
+            client_secret=client_secret,
+            oauth_headers={"Authorization": f"Basic {basic}"},
+            default_expiration=3600,
+        )
+        self._http = session
+        self._timeout = timeout
+        self._lock = threading.Lock()
+        self._expires_at = 0.0
+        self.renewals = 0
+
+    @property
+    def oauth_request_body(self) -> dict[str, Any]:
+        """The client-credentials grant: no scope, no client id in the body (it is in Basic)."""
+        return {"grant_type": "client_credentials"}
+
+    def is_token_valid(self) -> bool:
+        """Valid until a margin before expiry: 60 s, or a tenth of a short token's lifetime."""
+        if self.access_token is None or self.expires_in is None:
+            return False
+        margin = min(60.0, 0.1 * self.expires_in)
+        return time.monotonic() < self._expires_at - margin
+
+    def bearer(self) -> str:
+        """A valid access token, fetching a new one first when needed."""
+        with self._lock:
+            if not self.is_token_valid():
+                self.update_access_token()
+            assert self.access_token is not None  # noqa: S101 - set by update_access_token
+            return self.access_token
+
+    def invalidate(self, token: str) -> None:
+        """Forget ``token`` after the API refused it, unless another thread already renewed it."""
+        with self._lock:
+            if self.access_token == token:
+                self.access_token = None
+
+    def update_access_token(self) -> None:
+        """Fetch a token; a refused client is fatal, a 5xx or network error retriable."""
+        started = time.monotonic()
+        try:
+            response = self._http.post(
+                self.auth_endpoint,
+                headers=self._oauth_headers,
+                data=self.oauth_request_body,
+                timeout=self._timeout,
+            )
+        except requests.RequestException as exc:
+            msg = f"POST {self.auth_endpoint} failed: {type(exc).__name__}"
+            raise RetriableError(msg) from None
+        if response.status_code in {400, 401, 403}:
+            body = parse_error_body(response.text)
+            reason = body.get("error_description") or body.get("error") or body.get("message")
+            msg = (
+                f"OAuth login at {self.auth_endpoint} was refused (HTTP {response.status_code}"
+                f"{', ' + str(reason) if reason else ''}): check client_id and client_secret, "
+                "and that region matches the org's Genesys Cloud region."
+            )
+            raise AuthError(msg, status=response.status_code, code=body.get("error"))
+        if response.status_code >= 300:
+            msg = f"POST {self.auth_endpoint} -> HTTP {response.status_code}"
+            raise RetriableError(msg)
+        try:
+            token_json = response.json()
+            token = str(token_json["access_token"])
+        except (ValueError, KeyError):
+            msg = f"POST {self.auth_endpoint} answered without an access_token"
+            raise RetriableError(msg) from None
+        self.access_token = token
+        self.expires_in = int(token_json.get("expires_in") or self._default_expiration or 3600)
+        self._expires_at = started + self.expires_in
+        self.renewals += 1
+        LOGGER.info("Obtained an access token valid for %s s", self.expires_in)

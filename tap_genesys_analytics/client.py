@@ -1,0 +1,291 @@
+"""The HTTP client every stream uses: auth, pacing, retries, streaming parse.
+
+One instance per tap process (owned by the tap, never a module global), so the rate limiter
+and the token are shared by all streams and worker threads.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+import threading
+import zlib
+from collections.abc import Iterator, Mapping
+from typing import Any
+
+import backoff
+import requests
+from requests.adapters import HTTPAdapter
+
+from tap_genesys_analytics.auth import GenesysAuthenticator
+from tap_genesys_analytics.errors import (
+    Decision,
+    FatalAPIError,
+    RetriableError,
+    RetriesExhaustedError,
+    classify,
+    describe,
+    parse_error_body,
+    retry_after_seconds,
+)
+from tap_genesys_analytics.parsing import BadPageError, PageParser
+from tap_genesys_analytics.ratelimit import RateLimiter, retry_waits
+from tap_genesys_analytics.settings import Settings
+
+LOGGER = logging.getLogger("tap-genesys-analytics")
+USER_AGENT = "tap-genesys-analytics/0.1"
+READ_SIZE = 256 * 1024
+
+#: Transport failures that another try can fix.
+TRANSIENT = (
+    RetriableError,
+    BadPageError,
+    requests.exceptions.ConnectionError,
+    requests.exceptions.Timeout,
+    requests.exceptions.ChunkedEncodingError,
+    requests.exceptions.ContentDecodingError,
+    ConnectionResetError,
+    zlib.error,
+)
+
+
+@dataclasses.dataclass
+class Page:
+    """One parsed page: the top-level scalars, filled in once its records were consumed."""
+
+    scalars: dict[str, Any] = dataclasses.field(default_factory=dict)
+    records: int = 0
+    bytes: int = 0
+
+
+class GenesysClient:
+    """Sends API requests with pacing, token handling and bounded, jittered retries."""
+
+    def __init__(self, settings: Settings, *, limiter: RateLimiter | None = None) -> None:
+        self.settings = settings
+        self.limiter = limiter or RateLimiter(settings.max_requests_per_minute)
+        self.session = requests.Session()
+        adapter = HTTPAdapter(pool_connections=4, pool_maxsize=16, max_retries=0)
+        self.session.mount("https://", adapter)
+        self.session.mount("http://", adapter)
+        self.session.headers.update(
+            {"User-Agent": USER_AGENT, "Accept": "application/json", "Accept-Encoding": "gzip"}
+        )
+        self.timeout = (settings.connect_timeout, settings.read_timeout)
+        self.auth = GenesysAuthenticator(
+            token_url=settings.token_url,
+            client_id=settings.client_id,
+            client_secret=settings.client_secret,
+            session=self.session,
+            timeout=self.timeout,
+        )
+        self._lock = threading.Lock()
+        self.requests_sent = 0
+        self.retries = 0
+
+    # -- public calls ------------------------------------------------------------------------
+
+    def check_connection(self) -> None:
+        """Fetch a token now, so wrong credentials fail on the first request of a run."""
+        self._with_retries("POST /oauth/token", "", self.auth.bearer)
+
+    def call(
+        self,
+        method: str,
+        path: str,
+        *,
+        body: Mapping[str, Any] | None = None,
+        params: Mapping[str, Any] | None = None,
+        context: str = "",
+    ) -> tuple[int, dict[str, Any]]:
+        """A small request (job submit/status/delete, counts): returns (status, JSON body)."""
+
+        def once() -> tuple[int, dict[str, Any]]:
+            response = self._send(method, path, body=body, params=params, stream=False)
+            try:
+                self._check(method, path, response, context)
+                if response.status_code == 204 or not response.content:
+                    return response.status_code, {}
+                try:
+                    data = response.json()
+                except ValueError:
+                    msg = f"{method} {path}: response is not JSON"
+                    raise RetriableError(msg) from None
+                if not isinstance(data, dict):
+                    msg = f"{method} {path}: response is not a JSON object"
+                    raise RetriableError(msg)
+                return response.status_code, data
+            finally:
+                response.close()
+
+        result: tuple[int, dict[str, Any]] = self._with_retries(f"{method} {path}", context, once)
+        return result
+
+    def stream(
+        self,
+        method: str,
+        path: str,
+        *,
+        array_key: str,
+        scalar_keys: tuple[str, ...],
+        page: Page,
+        body: Mapping[str, Any] | None = None,
+        params: Mapping[str, Any] | None = None,
+        context: str = "",
+    ) -> Iterator[dict[str, Any]]:
+        """Yield a page's records as they are parsed from the socket, retrying the page.
+
+        A try that fails half-way (cut-off body, garbled JSON, reset connection) is repeated
+        from the start of the page, so records may be yielded twice: callers drop repeats by
+        key. ``page.scalars`` is filled from the try that succeeded. A page that lacks both
+        its array and every scalar key is not what we asked for and is retried.
+        """
+        label = f"{method} {path}"
+        try:
+            for attempt in self._attempts(label, context):
+                with attempt:
+                    parser = PageParser(array_key, scalar_keys)
+                    response = self._send(method, path, body=body, params=params, stream=True)
+                    try:
+                        self._check(method, path, response, context)
+                        yield from self._parse(response, parser)
+                    finally:
+                        response.close()
+                    if parser.count == 0 and not any(parser.has_scalar(k) for k in scalar_keys):
+                        keys = ", ".join(scalar_keys)
+                        msg = f"{label}: page has neither {array_key!r} nor {keys}"
+                        raise RetriableError(msg)
+                    page.scalars = {
+                        k: parser.scalar(k) for k in scalar_keys if parser.has_scalar(k)
+                    }
+                    page.records = parser.count
+                    page.bytes = parser.bytes
+        except TRANSIENT as exc:
+            raise self._exhausted(label, context, exc) from None
+
+    # -- internals ---------------------------------------------------------------------------
+
+    def _attempts(self, label: str, context: str) -> Iterator[backoff.Attempt]:
+        """Tries of one request: ``backoff`` with capped, jittered waits floored by Retry-After."""
+
+        def log_retry(details: Mapping[str, Any]) -> None:
+            with self._lock:
+                self.retries += 1
+            LOGGER.warning(
+                "Retrying %s%s in %.1f s (try %d of %d): %s",
+                label,
+                f" [{context}]" if context else "",
+                details["wait"],
+                details["tries"] + 1,
+                self.settings.max_retries + 1,
+                _short(details["exception"]),
+            )
+
+        return backoff.retry_context(
+            TRANSIENT,
+            retry_waits,
+            max_tries=self.settings.max_retries + 1,
+            jitter=None,
+            on_backoff=log_retry,
+            logger=None,
+            cap=self.settings.max_backoff_seconds,
+        )
+
+    def _exhausted(self, label: str, context: str, exc: BaseException) -> RetriesExhaustedError:
+        where = f" ({context})" if context else ""
+        msg = (
+            f"{label}{where} still failing after {self.settings.max_retries + 1} tries; "
+            f"last error: {_short(exc)}"
+        )
+        return RetriesExhaustedError(msg)
+
+    def _with_retries(self, label: str, context: str, func: Any) -> Any:
+        try:
+            for attempt in self._attempts(label, context):
+                with attempt:
+                    return func()
+        except TRANSIENT as exc:
+            raise self._exhausted(label, context, exc) from None
+        msg = f"{label}: no try was made"  # pragma: no cover - retry_context always tries
+        raise RetriesExhaustedError(msg)
+
+    def _send(
+        self,
+        method: str,
+        path: str,
+        *,
+        body: Mapping[str, Any] | None,
+        params: Mapping[str, Any] | None,
+        stream: bool,
+    ) -> requests.Response:
+        token = self.auth.bearer()
+        self.limiter.acquire()
+        with self._lock:
+            self.requests_sent += 1
+        response = self.session.request(
+            method,
+            f"{self.settings.api_url}{path}",
+            json=body,
+            params=params,
+            headers={"Authorization": f"Bearer {token}"},
+            timeout=self.timeout,
+            stream=stream,
+        )
+        if response.status_code == 401:
+            self.auth.invalidate(token)
+        return response
+
+    def _check(self, method: str, path: str, response: requests.Response, context: str) -> None:
+        status = response.status_code
+        decision = classify(status)
+        if decision is Decision.OK:
+            return
+        text = response.text
+        body = parse_error_body(text)
+        line = describe(
+            method=method,
+            path=path,
+            status=status,
+            body=body,
+            headers=response.headers,
+            context=context,
+        )
+        if status == 401:
+            # The token was refused: renewed by _send's invalidate, so one more try is sound.
+            raise RetriableError(line, retry_after=0.0)
+        if decision is Decision.RETRY:
+            retry_after = retry_after_seconds(response.headers)
+            if status == 429:
+                self.limiter.pause(retry_after if retry_after is not None else 3.0)
+            raise RetriableError(line, retry_after=retry_after)
+        raise FatalAPIError(line, status=status, code=body.get("code"))
+
+    @staticmethod
+    def _parse(response: requests.Response, parser: PageParser) -> Iterator[dict[str, Any]]:
+        raw = response.raw
+        gzipped = response.headers.get("Content-Encoding", "").lower() == "gzip"
+        inflate = zlib.decompressobj(zlib.MAX_WBITS | 16) if gzipped else None
+        while True:
+            chunk = raw.read(READ_SIZE, decode_content=False)
+            if not chunk:
+                break
+            if inflate is not None:
+                chunk = inflate.decompress(chunk)
+            if chunk:
+                yield from parser.feed(chunk)
+        if inflate is not None:
+            tail = inflate.flush()
+            if tail:
+                yield from parser.feed(tail)
+            if not inflate.eof:
+                msg = "gzip body ends early"
+                raise BadPageError(msg)
+        yield from parser.close()
+
+
+def _short(exc: BaseException) -> str:
+    text = str(exc) or type(exc).__name__
+    return text if len(text) <= 400 else text[:400] + "..."
+
+
+__all__ = ["GenesysClient", "Page"]

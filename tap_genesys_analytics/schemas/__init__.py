@@ -1,0 +1,1 @@
+"""JSON Schemas, one per stream; the file name is the stream name."""

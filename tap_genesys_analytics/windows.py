@@ -1,0 +1,145 @@
+"""Date windows: how the extraction range is cut into bounded, UTC-day-aligned chunks.
+
+Pure functions over aware datetimes; the stream decides what to do with each window.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+from collections.abc import Iterator
+
+UTC = dt.timezone.utc
+DAY = dt.timedelta(days=1)
+HOUR = dt.timedelta(hours=1)
+
+
+@dataclasses.dataclass(frozen=True, order=True)
+class DateWindow:
+    """A half-open UTC interval ``[start, end)``."""
+
+    start: dt.datetime
+    end: dt.datetime
+
+    def __post_init__(self) -> None:
+        if self.start.tzinfo is None or self.end.tzinfo is None:
+            msg = "DateWindow needs timezone-aware datetimes"
+            raise ValueError(msg)
+        if self.end <= self.start:
+            msg = f"empty window {self.start.isoformat()} .. {self.end.isoformat()}"
+            raise ValueError(msg)
+
+    @property
+    def interval(self) -> str:
+        """The Genesys ``interval`` string, ``start/end`` in ISO-8601 with milliseconds."""
+        return f"{iso(self.start)}/{iso(self.end)}"
+
+    @property
+    def duration(self) -> dt.timedelta:
+        """Length of the window."""
+        return self.end - self.start
+
+    @property
+    def is_day_aligned(self) -> bool:
+        """Both ends on UTC midnight: start-of-day matching then selects exactly this window."""
+        return _is_midnight(self.start) and _is_midnight(self.end)
+
+    @property
+    def days(self) -> list[dt.date]:
+        """The UTC days this window touches."""
+        first = self.start.date()
+        last = (self.end - dt.timedelta(microseconds=1)).date()
+        return [first + dt.timedelta(days=i) for i in range((last - first).days + 1)]
+
+    def contains_text(self, timestamp: str) -> bool:
+        """Whether an API timestamp (``YYYY-MM-DDTHH:MM:SS[.fff]Z``) lies in the window.
+
+        Compares text, not parsed datetimes, because it runs once per record; the window's own
+        bounds have zero sub-second parts, so comparing the first 19 characters is exact.
+        """
+        key = timestamp[:19]
+        return self._start_key <= key < self._end_key
+
+    @property
+    def _start_key(self) -> str:
+        return self.start.strftime("%Y-%m-%dT%H:%M:%S")
+
+    @property
+    def _end_key(self) -> str:
+        return self.end.strftime("%Y-%m-%dT%H:%M:%S")
+
+    def halves(self) -> list[DateWindow]:
+        """Split in two on a day boundary when longer than a day, else on an hour boundary."""
+        unit = DAY if self.duration > DAY else HOUR
+        units = int(self.duration / unit)
+        if units < 2:
+            return [self]
+        middle = self.start + unit * (units // 2)
+        return [DateWindow(self.start, middle), DateWindow(middle, self.end)]
+
+
+def iso(value: dt.datetime) -> str:
+    """Format an aware datetime as Genesys does: UTC, milliseconds, ``Z``."""
+    utc = value.astimezone(UTC)
+    return utc.strftime("%Y-%m-%dT%H:%M:%S.") + f"{utc.microsecond // 1000:03d}Z"
+
+
+def parse_iso(text: str) -> dt.datetime:
+    """Parse an API or state timestamp into an aware UTC datetime."""
+    value = dt.datetime.fromisoformat(text.strip().replace("Z", "+00:00"))
+    if value.tzinfo is None:
+        value = value.replace(tzinfo=UTC)
+    return value.astimezone(UTC)
+
+
+def parse_interval(interval: str) -> DateWindow:
+    """Parse a Genesys ``start/end`` interval string."""
+    start, _, end = interval.partition("/")
+    return DateWindow(parse_iso(start), parse_iso(end))
+
+
+def floor_day(value: dt.datetime) -> dt.datetime:
+    """UTC midnight at or before ``value``."""
+    utc = value.astimezone(UTC)
+    return dt.datetime(utc.year, utc.month, utc.day, tzinfo=UTC)
+
+
+def ceil_day(value: dt.datetime) -> dt.datetime:
+    """UTC midnight at or after ``value``."""
+    floor = floor_day(value)
+    return floor if floor == value else floor + DAY
+
+
+def plan_chunks(start: dt.datetime, end: dt.datetime, chunk_days: int) -> Iterator[DateWindow]:
+    """Yield non-overlapping, UTC-day-aligned chunks of at most ``chunk_days`` covering the range.
+
+    The first and last chunk are widened to whole days; records are still filtered to the exact
+    ``[start, end)`` by the caller, so widening never emits a record outside the range.
+    """
+    if chunk_days < 1:
+        msg = f"chunk_days must be at least 1, got {chunk_days}"
+        raise ValueError(msg)
+    cursor = floor_day(start)
+    stop = ceil_day(end)
+    step = dt.timedelta(days=chunk_days)
+    while cursor < stop:
+        nxt = min(cursor + step, stop)
+        yield DateWindow(cursor, nxt)
+        cursor = nxt
+
+
+def split_for_limit(window: DateWindow, max_days: int) -> list[DateWindow]:
+    """Cut a day-aligned window into pieces the details query accepts (7 or 31 days)."""
+    pieces: list[DateWindow] = []
+    cursor = window.start
+    step = dt.timedelta(days=max_days)
+    while cursor < window.end:
+        nxt = min(cursor + step, window.end)
+        pieces.append(DateWindow(cursor, nxt))
+        cursor = nxt
+    return pieces
+
+
+def _is_midnight(value: dt.datetime) -> bool:
+    utc = value.astimezone(UTC)
+    return (utc.hour, utc.minute, utc.second, utc.microsecond) == (0, 0, 0, 0)
