@@ -177,7 +177,7 @@ class Dataset:
         return self.record(i, None if now is None else to_ms(now), attributes=attributes)
 
     # ----------------------------------------------------------------- record generation
-    def record(self, i: int, now_ms: int | None = None, attributes: bool = True) -> Json:  # noqa: PLR0912, PLR0915
+    def record(self, i: int, now_ms: int | None = None, attributes: bool = True) -> Json:  # noqa: PLR0915
         """Generate conversation ``i`` clipped to ``now_ms``; random draws never depend on it.
 
         Everything that has not happened by ``now_ms`` is left out: the conversation end,

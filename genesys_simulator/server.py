@@ -270,7 +270,10 @@ class Simulator:
     def set_faults(self, **changes: Any) -> Faults:
         """Replace fault fields atomically; returns the new configuration."""
         with self._lock:
-            self._faults = self._faults.replace(**changes)
+            previous = self._faults
+            self._faults = previous.replace(**changes)
+            if self._faults.rate_limit_per_minute != previous.rate_limit_per_minute:
+                self._accepted.clear()  # a new limit starts with a fresh window
             if self._faults.page_cache_bytes <= 0:
                 self._page_cache.clear()
                 self._page_cache_size = 0
@@ -295,6 +298,7 @@ class Simulator:
         with self._lock:
             self._stats = _Stats()
             self._seen.clear()
+            self._accepted.clear()
 
     def available_ms(self) -> int:
         """``dataAvailabilityDate`` as epoch ms: the clock minus the configured lag."""

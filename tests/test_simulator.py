@@ -1,0 +1,679 @@
+"""Tests of the Genesys Cloud API simulator, exercised over real HTTP."""
+
+from __future__ import annotations
+
+import base64
+import gzip
+import itertools
+import json
+import signal
+import subprocess
+import sys
+import time
+import tracemalloc
+from collections.abc import Iterator
+from datetime import datetime, timedelta, timezone
+from typing import Any
+
+import pytest
+import requests
+
+from genesys_simulator import Dataset, Faults, Simulator
+from genesys_simulator.timeutil import iso, to_ms
+
+UTC = timezone.utc
+JOBS = "/api/v2/analytics/conversations/details/jobs"
+QUERY = "/api/v2/analytics/conversations/details/query"
+START = datetime(2024, 1, 1, tzinfo=UTC)
+
+
+@pytest.fixture(scope="module")
+def ds() -> Dataset:
+    return Dataset(seed=7, start=START, days=30, conversations=20_000)
+
+
+@pytest.fixture(scope="module")
+def sim_module(ds: Dataset) -> Iterator[Simulator]:
+    with Simulator(ds, client_id="sim-client", client_secret="sim-secret", port=0) as sim:  # noqa: S106
+        yield sim
+
+
+@pytest.fixture
+def sim(sim_module: Simulator) -> Iterator[Simulator]:
+    sim_module.set_faults(**Faults(job_latency_seconds=0.05).to_dict())
+    sim_module.now = sim_module.dataset.start + timedelta(days=31)
+    sim_module.reset_stats()
+    yield sim_module
+    sim_module.set_faults(**Faults().to_dict())
+
+
+def token(sim: Simulator) -> str:
+    r = requests.post(
+        f"{sim.url}/oauth/token",
+        auth=("sim-client", "sim-secret"),
+        data={"grant_type": "client_credentials"},
+        timeout=10,
+    )
+    assert r.status_code == 200
+    return str(r.json()["access_token"])
+
+
+@pytest.fixture
+def api(sim: Simulator) -> requests.Session:
+    s = requests.Session()
+    s.headers["Authorization"] = f"Bearer {token(sim)}"
+    return s
+
+
+def submit(api: requests.Session, sim: Simulator, body: dict[str, Any]) -> str:
+    r = api.post(sim.url + JOBS, json=body, timeout=10)
+    assert r.status_code == 202, r.text
+    return str(r.json()["jobId"])
+
+
+def wait_done(api: requests.Session, sim: Simulator, job_id: str) -> dict[str, Any]:
+    for _ in range(200):
+        status: dict[str, Any] = api.get(f"{sim.url}{JOBS}/{job_id}", timeout=10).json()
+        if status["state"] not in ("QUEUED", "PENDING"):
+            return status
+        time.sleep(0.02)
+    raise AssertionError("job never finished")
+
+
+def fetch_all(
+    api: requests.Session, sim: Simulator, job_id: str, page_size: int = 500
+) -> list[list[dict[str, Any]]]:
+    pages: list[list[dict[str, Any]]] = []
+    cursor: str | None = None
+    while True:
+        params: dict[str, Any] = {"pageSize": page_size}
+        if cursor:
+            params["cursor"] = cursor
+        r = api.get(f"{sim.url}{JOBS}/{job_id}/results", params=params, timeout=30)
+        assert r.status_code == 200, r.text
+        data = r.json()
+        assert "dataAvailabilityDate" in data
+        pages.append(data.get("conversations", []))
+        cursor = data.get("cursor")
+        if cursor is None:
+            assert "cursor" not in data
+            return pages
+
+
+def run_job(api: requests.Session, sim: Simulator, body: dict[str, Any], **kw: Any) -> list[str]:
+    job_id = submit(api, sim, body)
+    assert wait_done(api, sim, job_id)["state"] == "FULFILLED"
+    return [c["conversationId"] for page in fetch_all(api, sim, job_id, **kw) for c in page]
+
+
+def assert_error_body(r: requests.Response, status: int, code: str | None = None) -> dict[str, Any]:
+    assert r.status_code == status, r.text
+    body: dict[str, Any] = r.json()
+    assert set(body) == {"message", "code", "status", "contextId", "details", "errors"}
+    assert body["status"] == status
+    assert r.headers["ININ-Correlation-Id"] == body["contextId"]
+    if code:
+        assert body["code"] == code
+    return body
+
+
+# ---------------------------------------------------------------------------- OAuth
+
+
+def test_token_flow_and_401s(sim: Simulator) -> None:
+    ok = requests.post(
+        f"{sim.url}/oauth/token",
+        auth=("sim-client", "sim-secret"),
+        data={"grant_type": "client_credentials"},
+        timeout=10,
+    )
+    body = ok.json()
+    assert body["token_type"] == "bearer"  # noqa: S105
+    assert body["expires_in"] == 86400
+    bad = requests.post(
+        f"{sim.url}/oauth/token",
+        auth=("sim-client", "nope"),
+        data={"grant_type": "client_credentials"},
+        timeout=10,
+    )
+    assert bad.status_code == 401
+    assert bad.json()["error"] == "invalid_client"
+    grant = requests.post(
+        f"{sim.url}/oauth/token",
+        auth=("sim-client", "sim-secret"),
+        data={"grant_type": "password"},
+        timeout=10,
+    )
+    assert grant.status_code == 400
+    url = f"{sim.url}{JOBS}/availability"
+    assert_error_body(requests.get(url, timeout=10), 401, "bad.credentials")
+    garbage = {"Authorization": "Bearer not-a-token"}
+    assert_error_body(requests.get(url, headers=garbage, timeout=10), 401, "bad.credentials")
+    good = {"Authorization": f"Bearer {body['access_token']}"}
+    r = requests.get(url, headers=good, timeout=10)
+    assert r.status_code == 200
+    for name in ("inin-ratelimit-count", "inin-ratelimit-allowed", "inin-ratelimit-reset"):
+        assert name in r.headers
+
+
+def test_expired_token_is_rejected(sim: Simulator) -> None:
+    sim.set_faults(token_ttl_seconds=1)
+    tok = token(sim)
+    url = f"{sim.url}{JOBS}/availability"
+    headers = {"Authorization": f"Bearer {tok}"}
+    assert requests.get(url, headers=headers, timeout=10).status_code == 200
+    time.sleep(1.05)
+    assert_error_body(requests.get(url, headers=headers, timeout=10), 401, "bad.credentials")
+
+
+# ---------------------------------------------------------------------------- jobs
+
+
+def test_job_lifecycle(sim: Simulator, api: requests.Session) -> None:
+    sim.set_faults(job_latency_seconds=0.3)
+    job_id = submit(api, sim, {"interval": "2024-01-05T00:00:00.000Z/2024-01-05T01:00:00.000Z"})
+    status = api.get(f"{sim.url}{JOBS}/{job_id}", timeout=10).json()
+    assert status["state"] in ("QUEUED", "PENDING")
+    assert "completionDate" not in status
+    early = api.get(f"{sim.url}{JOBS}/{job_id}/results", timeout=10)
+    assert_error_body(early, 400)
+    done = wait_done(api, sim, job_id)
+    assert done["state"] == "FULFILLED"
+    assert {"submissionDate", "completionDate", "expirationDate"} <= set(done)
+    assert api.get(f"{sim.url}{JOBS}/{job_id}/results", timeout=10).status_code == 200
+    assert api.delete(f"{sim.url}{JOBS}/{job_id}", timeout=10).status_code == 204
+    assert_error_body(api.get(f"{sim.url}{JOBS}/{job_id}", timeout=10), 404)
+    assert_error_body(api.get(f"{sim.url}{JOBS}/{job_id}/results", timeout=10), 404)
+    assert_error_body(api.get(f"{sim.url}{JOBS}/no-such-job", timeout=10), 404)
+    avail = api.get(f"{sim.url}{JOBS}/availability", timeout=10).json()
+    assert avail == {"dataAvailabilityDate": iso(to_ms(sim.now))}
+    stats = sim.stats
+    assert stats.requests["job_submit"] == 1
+    assert stats.requests["job_delete"] == 1
+    assert stats.requests["availability"] == 1
+
+
+def test_cursor_paging_matches_truth_with_start_day_semantics(
+    sim: Simulator, api: requests.Session, ds: Dataset
+) -> None:
+    # Ends exactly at midnight, so Jan 12 is not touched; Jan 10 is touched from 05:00.
+    body = {
+        "interval": "2024-01-10T05:00:00.000Z/2024-01-12T00:00:00.000Z",
+        "startOfDayIntervalMatching": True,
+    }
+    job_id = submit(api, sim, body)
+    wait_done(api, sim, job_id)
+    pages = fetch_all(api, sim, job_id, page_size=500)
+    ids = [c["conversationId"] for page in pages for c in page]
+    truth = list(ds.truth_ids(datetime(2024, 1, 10, tzinfo=UTC), datetime(2024, 1, 12, tzinfo=UTC)))
+    assert ids == truth
+    assert len(ids) == ds.count(
+        datetime(2024, 1, 10, tzinfo=UTC), datetime(2024, 1, 12, tzinfo=UTC)
+    )
+    assert all(len(p) == 500 for p in pages[:-1])
+    starts = [c["conversationStart"] for page in pages for c in page]
+    assert starts == sorted(starts)
+    result_pages = sim.stats.result_pages
+    assert len(result_pages) == len(pages)
+    assert set(result_pages.values()) == {1}
+    record = pages[0][0]
+    assert any("attributes" in p for p in record["participants"])
+
+
+def test_job_lifetime_overlap_semantics(sim: Simulator, api: requests.Session, ds: Dataset) -> None:
+    a, b = datetime(2024, 1, 10, 5, tzinfo=UTC), datetime(2024, 1, 10, 9, tzinfo=UTC)
+    ids = run_job(api, sim, {"interval": f"{iso(to_ms(a))}/{iso(to_ms(b))}"}, page_size=1000)
+    now_ms = to_ms(sim.now)
+    expected = []
+    for i in range(ds.index_at(to_ms(a) - 2 * 86_400_000), ds.index_at(to_ms(b))):
+        core = ds.core(i)
+        if core.start_ms < to_ms(b) and min(core.end_ms, now_ms) > to_ms(a):
+            expected.append(core.conversation_id)
+    assert ids == expected
+    assert len(ids) > ds.count(a, b)  # includes conversations still running at 05:00
+
+
+def test_job_and_truth_apply_the_same_filters(
+    sim: Simulator, api: requests.Session, ds: Dataset
+) -> None:
+    conv_filters = [
+        {"type": "and", "predicates": [{"dimension": "originatingDirection", "value": "inbound"}]}
+    ]
+    queue_id = ds.pools.queues[0]["id"]
+    seg_filters = [
+        {
+            "type": "or",
+            "clauses": [
+                {"type": "and", "predicates": [{"dimension": "mediaType", "value": "email"}]},
+                {"type": "and", "predicates": [{"dimension": "queueId", "value": queue_id}]},
+            ],
+        }
+    ]
+    body = {
+        "interval": "2024-01-03T00:00:00.000Z/2024-01-04T00:00:00.000Z",
+        "startOfDayIntervalMatching": True,
+        "conversationFilters": conv_filters,
+        "segmentFilters": seg_filters,
+    }
+    ids = run_job(api, sim, body, page_size=100)
+    day, nxt = datetime(2024, 1, 3, tzinfo=UTC), datetime(2024, 1, 4, tzinfo=UTC)
+    truth = list(ds.truth_ids(day, nxt, sim.now, conv_filters, seg_filters))
+    assert ids == truth
+    assert 0 < len(ids) < ds.count(day, nxt)
+    r = api.post(
+        sim.url + QUERY,
+        json={
+            "interval": body["interval"],
+            "conversationFilters": conv_filters,
+            "segmentFilters": seg_filters,
+            "paging": {"pageSize": 100, "pageNumber": 1},
+        },
+        timeout=30,
+    )
+    assert r.json()["totalHits"] == len(truth)
+
+
+def test_job_limit_and_descending_order(sim: Simulator, api: requests.Session, ds: Dataset) -> None:
+    interval = "2024-01-03T00:00:00.000Z/2024-01-04T00:00:00.000Z"
+    ids = run_job(
+        api,
+        sim,
+        {"interval": interval, "startOfDayIntervalMatching": True, "limit": 150, "order": "desc"},
+        page_size=100,
+    )
+    truth = list(ds.truth_ids(datetime(2024, 1, 3, tzinfo=UTC), datetime(2024, 1, 4, tzinfo=UTC)))
+    assert ids == truth[::-1][:150]
+
+
+def test_unknown_body_fields_and_bad_intervals(sim: Simulator, api: requests.Session) -> None:
+    interval = "2024-01-03T00:00:00.000Z/2024-01-04T00:00:00.000Z"
+    for extra in ("paging", "viewId", "aggregations"):
+        r = api.post(sim.url + JOBS, json={"interval": interval, extra: {}}, timeout=10)
+        assert extra in assert_error_body(r, 400, "bad.request")["message"]
+    for extra in ("limit", "startOfDayIntervalMatching", "pageSize"):
+        r = api.post(sim.url + QUERY, json={"interval": interval, extra: 1}, timeout=10)
+        assert extra in assert_error_body(r, 400, "bad.request")["message"]
+    for bad in ("yesterday", "2024-01-04T00:00:00Z/2024-01-03T00:00:00Z", 5):
+        assert_error_body(api.post(sim.url + JOBS, json={"interval": bad}, timeout=10), 400)
+        assert_error_body(api.post(sim.url + QUERY, json={"interval": bad}, timeout=10), 400)
+    bad_filter = {"interval": interval, "segmentFilters": [{"type": "xor", "predicates": []}]}
+    assert_error_body(api.post(sim.url + JOBS, json=bad_filter, timeout=10), 400)
+    assert_error_body(api.post(sim.url + JOBS, data="{not json", timeout=10), 400)
+
+
+def test_results_page_size_caps_and_bad_cursor(sim: Simulator, api: requests.Session) -> None:
+    job_id = submit(api, sim, {"interval": "2024-01-05T00:00:00.000Z/2024-01-06T00:00:00.000Z"})
+    wait_done(api, sim, job_id)
+    url = f"{sim.url}{JOBS}/{job_id}/results"
+    default = api.get(url, timeout=10).json()
+    assert len(default["conversations"]) == 100
+    assert api.get(url, params={"pageSize": 1000}, timeout=30).status_code == 200
+    assert_error_body(api.get(url, params={"pageSize": 1001}, timeout=10), 400)
+    sim.set_faults(max_results_page_size=50)
+    assert_error_body(api.get(url, params={"pageSize": 51}, timeout=10), 400)
+    assert_error_body(api.get(url, params={"cursor": "garbage!!"}, timeout=10), 400)
+    forged = base64.urlsafe_b64encode(b'{"s":"x","p":1,"r":0,"n":1}').decode()
+    assert_error_body(api.get(url, params={"cursor": forged}, timeout=10), 400)
+
+
+# ---------------------------------------------------------------------------- query
+
+
+def test_query_paging_caps_and_total_hits(
+    sim: Simulator, api: requests.Session, ds: Dataset
+) -> None:
+    interval = "2024-01-07T10:00:00.000Z/2024-01-07T11:00:00.000Z"
+    day, nxt = datetime(2024, 1, 7, tzinfo=UTC), datetime(2024, 1, 8, tzinfo=UTC)
+    truth = list(ds.truth_ids(day, nxt))
+    r = api.post(sim.url + QUERY, json={"interval": interval}, timeout=10)
+    data = r.json()
+    assert data["totalHits"] == len(truth)
+    assert [c["conversationId"] for c in data["conversations"]] == truth[:25]
+    assert all("attributes" not in p for c in data["conversations"] for p in c["participants"])
+    got: list[str] = []
+    page = 1
+    while True:
+        body = {"interval": interval, "paging": {"pageSize": 100, "pageNumber": page}}
+        data = api.post(sim.url + QUERY, json=body, timeout=10).json()
+        if "conversations" not in data:
+            break
+        got += [c["conversationId"] for c in data["conversations"]]
+        page += 1
+    assert got == truth
+    too_big = {"interval": interval, "paging": {"pageSize": 101, "pageNumber": 1}}
+    assert_error_body(api.post(sim.url + QUERY, json=too_big, timeout=10), 400)
+    too_deep = {"interval": interval, "paging": {"pageSize": 100, "pageNumber": 1001}}
+    msg = assert_error_body(api.post(sim.url + QUERY, json=too_deep, timeout=10), 400)["message"]
+    assert msg == "Pagination may not exceed 100000 results."
+    eight_days = "2024-01-01T00:00:00.000Z/2024-01-09T00:00:00.000Z"
+    assert_error_body(api.post(sim.url + QUERY, json={"interval": eight_days}, timeout=10), 400)
+    flt = [
+        {"type": "and", "predicates": [{"dimension": "originatingDirection", "value": "outbound"}]}
+    ]
+    ok = api.post(
+        sim.url + QUERY, json={"interval": eight_days, "conversationFilters": flt}, timeout=30
+    )
+    assert ok.status_code == 200
+    long_iv = "2024-01-01T00:00:00.000Z/2024-02-02T00:00:00.000Z"
+    r = api.post(
+        sim.url + QUERY, json={"interval": long_iv, "conversationFilters": flt}, timeout=10
+    )
+    assert_error_body(r, 400)
+
+
+def test_query_only_sees_started_conversations(
+    sim: Simulator, api: requests.Session, ds: Dataset
+) -> None:
+    sim.now = datetime(2024, 1, 7, 10, 30, tzinfo=UTC)
+    interval = "2024-01-07T10:00:00.000Z/2024-01-07T11:00:00.000Z"
+    data = api.post(sim.url + QUERY, json={"interval": interval}, timeout=10).json()
+    expected = ds.count(datetime(2024, 1, 7, tzinfo=UTC), datetime(2024, 1, 8, tzinfo=UTC), sim.now)
+    assert data["totalHits"] == expected
+    truth = list(
+        ds.truth_ids(datetime(2024, 1, 7, tzinfo=UTC), datetime(2024, 1, 8, tzinfo=UTC), sim.now)
+    )
+    assert len(truth) == expected
+    # The latest conversations are still live: no conversationEnd yet.
+    last = ds.conversation(ds.index_at(to_ms(sim.now)) - 1, sim.now)
+    assert "conversationEnd" not in last
+
+
+# ---------------------------------------------------------------------------- data
+
+
+def test_live_long_conversations_and_late_corrections(ds: Dataset) -> None:
+    longs = [i for i in range(3000) if ds.core(i).long]
+    corrected = [i for i in range(3000) if ds.core(i).corrected]
+    assert 10 <= len(longs) <= 60
+    assert 100 <= len(corrected) <= 220
+    core = ds.core(longs[0])
+    mid = datetime.fromtimestamp((core.start_ms + core.end_ms) / 2000, tz=UTC)
+    live = ds.conversation(core.index, mid)
+    assert "conversationEnd" not in live
+    later = ds.conversation(core.index, mid + timedelta(days=3))
+    assert "conversationEnd" in later
+    assert later["conversationId"] == live["conversationId"]
+    c = ds.core(corrected[0])
+    before = ds.conversation(
+        c.index, datetime.fromtimestamp(c.start_ms / 1000, UTC) + timedelta(days=1)
+    )
+    after = ds.conversation(
+        c.index, datetime.fromtimestamp(c.start_ms / 1000, UTC) + timedelta(days=3)
+    )
+    assert before != after
+    assert len(after.get("surveys", [])) == len(before.get("surveys", [])) + 1
+    assert ds.conversation(c.index) == after
+
+
+def test_record_shape(ds: Dataset) -> None:
+    sizes = []
+    media = set()
+    for i in range(300):
+        rec = ds.conversation(i)
+        sizes.append(len(json.dumps(rec)))
+        assert rec["conversationStart"].endswith("Z")
+        assert len(rec["conversationStart"]) == 24
+        assert rec["originatingDirection"] in ("inbound", "outbound")
+        for p in rec["participants"]:
+            assert p["purpose"] in ("customer", "ivr", "acd", "agent")
+            if p["purpose"] == "agent":
+                assert p["userId"] in {u["id"] for u in ds.pools.users}
+            for s in p["sessions"]:
+                media.add(s["mediaType"])
+                for m in s.get("metrics", []):
+                    assert isinstance(m["value"], int)
+                for seg in s["segments"]:
+                    assert "segmentType" in seg
+        text = json.dumps(rec)
+        assert "null" not in text
+        assert "[]" not in text
+    assert 3500 < sum(sizes) / len(sizes) < 6500
+    assert media == {"voice", "chat", "email", "message", "callback"}
+
+
+def test_data_is_deterministic(ds: Dataset) -> None:
+    other = Dataset(seed=7, start=START, days=30, conversations=20_000)
+    for i in (0, 1, 777, 19_999):
+        assert other.conversation(i) == ds.conversation(i)
+    different = Dataset(seed=8, start=START, days=30, conversations=20_000)
+    assert different.conversation(5)["conversationId"] != ds.conversation(5)["conversationId"]
+    starts = [ds.start_of(i) for i in range(0, 20_000, 97)]
+    assert starts == sorted(starts)
+
+
+def test_memory_is_independent_of_size() -> None:
+    tracemalloc.start()
+    t0 = time.perf_counter()
+    big = Dataset(seed=1, start=START, days=365, conversations=10_000_000)
+    rec = big.conversation(9_999_999)
+    n = big.count(START, START + timedelta(days=1))
+    _, peak = tracemalloc.get_traced_memory()
+    tracemalloc.stop()
+    assert time.perf_counter() - t0 < 1.0
+    assert peak < 2_000_000
+    assert rec["conversationId"]
+    assert 27_000 < n < 28_000
+
+
+def test_page_of_1000_is_fast(sim: Simulator, api: requests.Session) -> None:
+    job_id = submit(api, sim, {"interval": "2024-01-02T00:00:00.000Z/2024-01-04T00:00:00.000Z"})
+    wait_done(api, sim, job_id)
+    t0 = time.perf_counter()
+    r = api.get(f"{sim.url}{JOBS}/{job_id}/results", params={"pageSize": 1000}, timeout=30)
+    assert len(r.json()["conversations"]) == 1000
+    assert time.perf_counter() - t0 < 2.0
+    assert r.headers["Content-Encoding"] == "gzip"
+    assert int(r.headers["Content-Length"]) < len(r.content)
+    plain = api.get(
+        f"{sim.url}{JOBS}/{job_id}/results",
+        params={"pageSize": 10},
+        headers={"Accept-Encoding": "identity"},
+        timeout=30,
+    )
+    assert "Content-Encoding" not in plain.headers
+    assert int(plain.headers["Content-Length"]) == len(plain.content)
+
+
+# ---------------------------------------------------------------------------- faults
+
+
+def test_fault_error_rate(sim: Simulator, api: requests.Session) -> None:
+    url = f"{sim.url}{JOBS}/availability"
+    sim.set_faults(error_rate=1.0, error_statuses=(503,))
+    assert_error_body(api.get(url, timeout=10), 503)
+    sim.set_faults(error_statuses=(429,))
+    r = api.get(url, timeout=10)
+    body = assert_error_body(r, 429, "too.many.requests.retry.after")
+    assert r.headers["Retry-After"] == "1"
+    assert body["message"] == "Rate limit exceeded the maximum. Retry the request in [1] seconds"
+    sim.set_faults(error_rate=0.3, error_statuses=(500, 502))
+    statuses = {api.get(url, timeout=10).status_code for _ in range(40)}
+    assert statuses == {200, 500, 502}
+
+
+def test_fault_cut_body(sim: Simulator, api: requests.Session) -> None:
+    job_id = submit(api, sim, {"interval": "2024-01-05T00:00:00.000Z/2024-01-06T00:00:00.000Z"})
+    wait_done(api, sim, job_id)
+    sim.set_faults(cut_body_rate=1.0)
+    with pytest.raises(requests.exceptions.RequestException):
+        requests.get(
+            f"{sim.url}{JOBS}/{job_id}/results",
+            headers=api.headers,
+            params={"pageSize": 200},
+            timeout=10,
+        ).json()
+    sim.set_faults(cut_body_rate=0.0)
+    assert api.get(f"{sim.url}{JOBS}/{job_id}/results", timeout=10).status_code == 200
+
+
+def test_fault_bad_json(sim: Simulator, api: requests.Session) -> None:
+    job_id = submit(api, sim, {"interval": "2024-01-05T00:00:00.000Z/2024-01-06T00:00:00.000Z"})
+    wait_done(api, sim, job_id)
+    sim.set_faults(bad_json_rate=1.0)
+    url = f"{sim.url}{JOBS}/{job_id}/results"
+    first, second = api.get(url, timeout=10), api.get(url, timeout=10)
+    assert first.status_code == second.status_code == 200
+    with pytest.raises(requests.exceptions.JSONDecodeError):
+        first.json()
+    assert "conversations" not in second.json()
+
+
+def test_fault_job_fail_once(sim: Simulator, api: requests.Session) -> None:
+    sim.set_faults(job_fail_once=True)
+    body = {"interval": "2024-01-08T00:00:00.000Z/2024-01-08T02:00:00.000Z"}
+    failed = wait_done(api, sim, submit(api, sim, body))
+    assert failed["state"] == "FAILED"
+    assert failed["errorMessage"]
+    assert wait_done(api, sim, submit(api, sim, body))["state"] == "FULFILLED"
+
+
+def test_fault_job_expiry(sim: Simulator, api: requests.Session) -> None:
+    sim.set_faults(job_expire_seconds=0.2)
+    job_id = submit(api, sim, {"interval": "2024-01-08T00:00:00.000Z/2024-01-08T02:00:00.000Z"})
+    assert wait_done(api, sim, job_id)["state"] == "FULFILLED"
+    time.sleep(0.25)
+    assert api.get(f"{sim.url}{JOBS}/{job_id}", timeout=10).json()["state"] == "EXPIRED"
+    assert_error_body(api.get(f"{sim.url}{JOBS}/{job_id}/results", timeout=10), 404)
+
+
+def test_fault_repeat_records(sim: Simulator, api: requests.Session, ds: Dataset) -> None:
+    sim.set_faults(repeat_records=5)
+    body = {
+        "interval": "2024-01-09T00:00:00.000Z/2024-01-10T00:00:00.000Z",
+        "startOfDayIntervalMatching": True,
+    }
+    job_id = submit(api, sim, body)
+    wait_done(api, sim, job_id)
+    pages = [[c["conversationId"] for c in p] for p in fetch_all(api, sim, job_id, page_size=100)]
+    assert len(pages) > 2
+    for prev, page in itertools.pairwise(pages):
+        assert page[:5] == prev[-5:]
+    flat = [i for p in pages for i in p]
+    truth = list(ds.truth_ids(datetime(2024, 1, 9, tzinfo=UTC), datetime(2024, 1, 10, tzinfo=UTC)))
+    assert list(dict.fromkeys(flat)) == truth
+    assert len(flat) > len(truth)
+
+
+def test_fault_truncate_jobs(sim: Simulator, api: requests.Session, ds: Dataset) -> None:
+    sim.set_faults(truncate_jobs_over=120)
+    interval = "2024-01-09T00:00:00.000Z/2024-01-10T00:00:00.000Z"
+    ids = run_job(
+        api, sim, {"interval": interval, "startOfDayIntervalMatching": True}, page_size=50
+    )
+    truth = list(ds.truth_ids(datetime(2024, 1, 9, tzinfo=UTC), datetime(2024, 1, 10, tzinfo=UTC)))
+    assert ids == truth[:120]
+    data = api.post(sim.url + QUERY, json={"interval": interval}, timeout=10).json()
+    assert data["totalHits"] == len(truth)
+
+
+def test_fault_rate_limit(sim: Simulator, api: requests.Session) -> None:
+    sim.set_faults(rate_limit_per_minute=3)
+    url = f"{sim.url}{JOBS}/availability"
+    codes = [api.get(url, timeout=10) for _ in range(5)]
+    assert [r.status_code for r in codes] == [200, 200, 200, 429, 429]
+    body = assert_error_body(codes[3], 429, "too.many.requests.retry.after")
+    wait = int(codes[3].headers["Retry-After"])
+    assert 1 <= wait <= 60
+    assert (
+        body["message"] == f"Rate limit exceeded the maximum. Retry the request in [{wait}] seconds"
+    )
+    assert codes[0].headers["inin-ratelimit-allowed"] == "3"
+    stats = sim.stats
+    assert stats.rate_limited == 2
+    assert stats.max_requests_per_60s >= 5
+    assert stats.statuses[429] == 2
+    sim.set_faults(rate_limit_per_minute=None)
+    sim.reset_stats()
+    time.sleep(0)  # the limiter window persists, but no limit is enforced any more
+    assert api.get(url, timeout=10).status_code == 200
+
+
+def test_fault_availability_lag(sim: Simulator, api: requests.Session, ds: Dataset) -> None:
+    sim.now = datetime(2024, 1, 12, 12, tzinfo=UTC)
+    sim.set_faults(availability_lag_seconds=6 * 3600)
+    avail = api.get(f"{sim.url}{JOBS}/availability", timeout=10).json()["dataAvailabilityDate"]
+    assert avail == "2024-01-12T06:00:00.000Z"
+    body = {
+        "interval": "2024-01-12T00:00:00.000Z/2024-01-13T00:00:00.000Z",
+        "startOfDayIntervalMatching": True,
+    }
+    ids = run_job(api, sim, body, page_size=1000)
+    cutoff = datetime(2024, 1, 12, 6, tzinfo=UTC)
+    assert ids == list(ds.truth_ids(datetime(2024, 1, 12, tzinfo=UTC), cutoff))
+
+
+def test_fault_page_cache(sim: Simulator, api: requests.Session) -> None:
+    sim.set_faults(page_cache_bytes=50_000_000)
+    body = {"interval": "2024-01-15T00:00:00.000Z/2024-01-16T00:00:00.000Z"}
+    first = run_job(api, sim, body, page_size=300)
+    second = run_job(api, sim, body, page_size=300)
+    assert first == second
+    assert sim.stats.records_served == 2 * len(first)
+
+
+# ---------------------------------------------------------------------------- control plane, CLI
+
+
+def test_control_endpoints(sim: Simulator, api: requests.Session, ds: Dataset) -> None:
+    api.get(f"{sim.url}{JOBS}/availability", timeout=10)
+    stats = requests.get(f"{sim.url}/_sim/stats", timeout=10).json()
+    assert stats["requests"]["availability"] == 1
+    r = requests.post(f"{sim.url}/_sim/faults", json={"error_rate": 0.5}, timeout=10)
+    assert r.json()["error_rate"] == 0.5
+    assert sim.faults.error_rate == 0.5
+    assert requests.post(f"{sim.url}/_sim/faults", json={"nope": 1}, timeout=10).status_code == 400
+    text = requests.get(
+        f"{sim.url}/_sim/truth",
+        params={"start": "2024-01-03T00:00:00Z", "end": "2024-01-03T06:00:00Z"},
+        timeout=10,
+    ).text
+    day = datetime(2024, 1, 3, tzinfo=UTC)
+    assert text.split() == list(ds.truth_ids(day, day + timedelta(hours=6)))
+
+
+def test_cli_serves_until_sigterm() -> None:
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "genesys_simulator",
+            "--port",
+            "0",
+            "--conversations",
+            "1000",
+            "--days",
+            "5",
+            "--faults",
+            '{"job_latency_seconds": 0}',
+        ],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert proc.stdout is not None
+        line = proc.stdout.readline().strip()
+        assert line.startswith("Genesys simulator on http://127.0.0.1:")
+        assert line.endswith("(client_id=sim-client)")
+        url = line.split()[3]
+        r = requests.post(
+            f"{url}/oauth/token",
+            auth=("sim-client", "sim-secret"),
+            data={"grant_type": "client_credentials"},
+            timeout=10,
+        )
+        assert r.status_code == 200
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(timeout=10) == 0
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+
+
+def test_gzip_roundtrip_of_cached_page(sim: Simulator, api: requests.Session) -> None:
+    sim.set_faults(page_cache_bytes=10_000_000)
+    job_id = submit(api, sim, {"interval": "2024-01-16T00:00:00.000Z/2024-01-16T01:00:00.000Z"})
+    wait_done(api, sim, job_id)
+    raw = api.get(f"{sim.url}{JOBS}/{job_id}/results", stream=True, timeout=10).raw.read(
+        decode_content=False
+    )
+    assert json.loads(gzip.decompress(raw))["conversations"]
