@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import sys
+from types import FrameType
 from typing import Any
 
 from singer_sdk import Tap
@@ -148,6 +150,17 @@ class TapGenesysAnalytics(Tap):
             self._client = GenesysClient(self.settings)
             self._client.check_connection()
         return self._client
+
+    def _handle_termination(self, signum: int, frame: FrameType | None) -> None:
+        """On SIGTERM/SIGINT: write the STATE reached, then exit non-zero (128 + signal).
+
+        The SDK exits 0 here; a scheduler would then take an interrupted run for a finished one.
+        """
+        try:
+            self.state_writer.write_state(self.state)
+        finally:
+            self.logger.warning("Interrupted by signal %d; resume from the STATE above", signum)
+            sys.exit(128 + signum)
 
     def discover_streams(self) -> list[GenesysStream]:
         """The streams; no I/O here (it runs at test collection time)."""

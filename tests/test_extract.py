@@ -1,0 +1,150 @@
+"""End to end: the tap's CLI against the simulator over loopback HTTP, compared with truth."""
+
+from __future__ import annotations
+
+import collections
+import datetime as dt
+import signal
+import time
+from pathlib import Path
+
+import ijson
+import pytest
+
+from tests.support import run_tap, run_tap_until, sim_config, truth
+
+
+def test_ijson_uses_the_c_backend() -> None:
+    # Every throughput figure assumes yajl2_c; the pure-Python fallback is 15-25x slower.
+    assert ijson.backend == "yajl2_c"
+
+
+def test_extracts_exactly_the_truth_with_state_after_every_page(tmp_path: Path, make_sim) -> None:
+    sim = make_sim(conversations=4000)
+    run = run_tap(tmp_path, sim_config(sim, page_size=250))
+    assert run.returncode == 0, run.stderr
+    ids = run.ids()
+    assert len(ids) == len(set(ids)), "a conversation was emitted twice"
+    assert set(ids) == truth(sim)
+    pages = sum(sim.stats.result_pages.values())
+    # One STATE per results page at least (plus chunk ends): never the SDK's 10,000-record cadence.
+    assert len(run.states) >= pages
+    final = run.last_state["bookmarks"]["conversation_details"]
+    assert final["watermark"] == "2024-01-31T00:00:00.000Z"
+    assert "chunk" not in final
+
+
+def test_job_bodies_hold_only_fields_the_api_defines(tmp_path: Path, make_sim) -> None:
+    # The simulator answers 400 to any unknown body field, as the real API does.
+    sim = make_sim(conversations=500)
+    config = sim_config(
+        sim,
+        conversation_filters=[
+            {
+                "type": "and",
+                "predicates": [{"dimension": "originatingDirection", "value": "inbound"}],
+            }
+        ],
+        segment_filters=[
+            {"type": "or", "predicates": [{"dimension": "mediaType", "value": "voice"}]}
+        ],
+    )
+    run = run_tap(tmp_path, config)
+    assert run.returncode == 0, run.stderr
+    expected = truth(
+        sim,
+        conversation_filters=config["conversation_filters"],
+        segment_filters=config["segment_filters"],
+    )
+    assert expected, "the filter should select something"
+    assert set(run.ids()) == expected
+    assert len(run.ids()) == len(expected)
+
+
+def test_partial_days_are_exact(tmp_path: Path, make_sim) -> None:
+    sim = make_sim(conversations=3000)
+    config = sim_config(
+        sim, start_date="2024-01-03T06:00:00Z", end_date="2024-01-09T18:30:00Z", chunk_days=2
+    )
+    run = run_tap(tmp_path, config)
+    assert run.returncode == 0, run.stderr
+    window = [
+        dt.datetime.fromisoformat(config[k].replace("Z", "+00:00"))
+        for k in ("start_date", "end_date")
+    ]
+    expected = set(sim.dataset.truth_ids(*window))
+    assert set(run.ids()) == expected
+    assert len(run.ids()) == len(expected)
+
+
+@pytest.mark.parametrize("sig", [signal.SIGKILL, signal.SIGTERM])
+def test_killed_mid_chunk_resumes_from_the_cursor(tmp_path: Path, make_sim, sig: int) -> None:
+    sim = make_sim(conversations=3000)
+    config = sim_config(sim, page_size=100, chunk_days=10)
+
+    def mid_chunk(messages: list[dict]) -> bool:
+        states = [m["value"] for m in messages if m["type"] == "STATE"]
+        chunk = (
+            states[-1]["bookmarks"].get("conversation_details", {}).get("chunk") if states else None
+        )
+        return bool(chunk and chunk.get("cursor") and chunk.get("pages", 0) >= 3)
+
+    first = run_tap_until(tmp_path, config, mid_chunk, sig=sig)
+    assert first.returncode != 0
+    state = first.last_state
+    saved = state["bookmarks"]["conversation_details"]["chunk"]
+    assert saved["cursor"], "the STATE in the middle of a chunk carries its cursor"
+
+    sim.reset_stats()
+    second = run_tap(tmp_path, config, state=state)
+    assert second.returncode == 0, second.stderr
+    assert "resuming chunk" in second.stderr
+    # The resumed run started from the saved cursor: it never asked for the chunk's first page.
+    assert (saved["job_id"], "") not in sim.stats.result_pages
+
+    union = first.ids() + second.ids()
+    assert set(union) == truth(sim)
+    repeats = [k for k, n in collections.Counter(union).items() if n > 1]
+    assert len(repeats) <= config["page_size"], "at most one page is emitted twice"
+
+
+def test_resume_after_the_job_expired_submits_the_chunk_again(tmp_path: Path, make_sim) -> None:
+    sim = make_sim(conversations=2000, job_expire_seconds=2.0)
+    config = sim_config(sim, page_size=400, chunk_days=30)
+
+    def after_two_pages(messages: list[dict]) -> bool:
+        states = [m["value"] for m in messages if m["type"] == "STATE"]
+        chunk = (
+            states[-1]["bookmarks"].get("conversation_details", {}).get("chunk") if states else None
+        )
+        return bool(chunk and chunk.get("pages", 0) >= 2)
+
+    first = run_tap_until(tmp_path, config, after_two_pages)
+    time.sleep(2.5)  # the saved job expires meanwhile
+    second = run_tap(tmp_path, config, state=first.last_state)
+    assert second.returncode == 0, second.stderr
+    assert "submitting the window again" in second.stderr
+    assert set(second.ids()) == truth(sim)
+    assert len(second.ids()) == len(set(second.ids()))
+
+
+def test_tokens_that_live_two_seconds_are_rotated(tmp_path: Path, make_sim) -> None:
+    sim = make_sim(conversations=3000, token_ttl_seconds=2, job_latency_seconds=0.6)
+    run = run_tap(tmp_path, sim_config(sim, page_size=200, chunk_days=3))
+    assert run.returncode == 0, run.stderr
+    assert sim.stats.requests["token"] >= 3, "a run longer than a token's life renews it"
+    assert sim.stats.statuses[401] == 0 or "Retrying" in run.stderr
+    assert set(run.ids()) == truth(sim)
+    assert len(run.ids()) == len(set(run.ids()))
+
+
+def test_finished_chunks_are_not_read_again(tmp_path: Path, make_sim) -> None:
+    sim = make_sim(conversations=1000)
+    config = sim_config(sim)
+    first = run_tap(tmp_path, config)
+    assert first.returncode == 0
+    sim.reset_stats()
+    second = run_tap(tmp_path, config, state=first.last_state)
+    assert second.returncode == 0
+    assert second.ids() == []
+    assert sim.stats.requests["job_submit"] == 0
