@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, ClassVar, Protocol
 
 from .dataset import MAX_DURATION_MS, Dataset
 from .filters import FilterError, conversation_matches, validate_filters
@@ -67,6 +67,21 @@ def validate_order(body: Json) -> bool:
     return bool(order == "desc")
 
 
+class ResultSource(Protocol):
+    """What a job pages through: positions in result order and the items found there."""
+
+    records_key: ClassVar[str]
+    descending: bool
+
+    def first_position(self) -> int:
+        """Position where an in-order scan starts."""
+        ...
+
+    def items(self, position: int) -> Iterator[tuple[int, Json]]:
+        """Yield ``(position, item)`` for matches from ``position`` onwards."""
+        ...
+
+
 @dataclass
 class Selection:
     """A set of conversations: a candidate index range plus per-record checks.
@@ -74,6 +89,8 @@ class Selection:
     ``overlap`` is the job interval for lifetime-overlap matching (None for start-day
     matching, where the index range alone decides). Records are rendered at ``now_ms``.
     """
+
+    records_key: ClassVar[str] = "conversations"
 
     ds: Dataset
     lo: int
@@ -144,6 +161,11 @@ class Selection:
             ok, record = self.accept(i)
             if ok:
                 yield i, record
+
+    def items(self, position: int) -> Iterator[tuple[int, Json]]:
+        """Yield matching ``(index, rendered record)`` from ``position`` in result order."""
+        for i, record in self.scan(position):
+            yield i, record if record is not None else self.record(i)
 
     def all_indices(self) -> Sequence[int]:
         """Every matching index in result order (used by the page-number query)."""

@@ -17,7 +17,6 @@ import threading
 import time
 import uuid
 from collections import Counter, OrderedDict, deque
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -25,11 +24,14 @@ from types import TracebackType
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
+from .aggregates import aggregate
 from .dataset import Dataset
+from .directory import LISTINGS, listing
 from .faults import Faults
 from .filters import FilterError
-from .selection import FilterSet, Selection, validate_order
+from .selection import FilterSet, ResultSource, Selection, validate_order
 from .timeutil import DAY_MS, from_ms, iso, parse_interval, parse_iso, to_ms
+from .users import UserSelection
 
 Json = dict[str, Any]
 
@@ -49,6 +51,12 @@ JOB_KEYS = frozenset(
 )
 QUERY_KEYS = frozenset(
     (JOB_KEYS - {"limit", "startOfDayIntervalMatching"}) | {"aggregations", "paging"}
+)
+USER_JOB_KEYS = frozenset(
+    {"interval", "userFilters", "presenceFilters", "routingStatusFilters", "order", "limit"}
+)
+USER_QUERY_KEYS = frozenset(
+    (USER_JOB_KEYS - {"limit"}) | {"presenceAggregations", "routingStatusAggregations", "paging"}
 )
 DEFAULT_RATE_ALLOWED = 300
 QUERY_MAX_PAGE_SIZE = 100
@@ -135,13 +143,14 @@ class Job:
     """A submitted conversation details job; its state is a function of wall time."""
 
     job_id: str
-    selection: Selection
+    selection: ResultSource
     signature: str
     limit: int | None
     submitted: float
     latency: float
     fails: bool
     available_ms: int
+    kind: str = "conversation"
     deleted: bool = False
 
     @property
@@ -196,7 +205,6 @@ class Simulator:
         self._query_cache: OrderedDict[str, list[int]] = OrderedDict()
         self._server: ThreadingHTTPServer | None = None
         self._thread: threading.Thread | None = None
-        self.extra_routes: list[tuple[str, re.Pattern[str], str, Callable[..., Any]]] = []
 
     # ----------------------------------------------------------------- lifecycle
     def start(self) -> Simulator:
@@ -420,11 +428,7 @@ class Simulator:
             descending = validate_order(body)
         except FilterError as exc:
             raise ApiError(400, str(exc)) from exc
-        limit = body.get("limit")
-        if limit is not None and (
-            not isinstance(limit, int) or isinstance(limit, bool) or limit < 1
-        ):
-            raise ApiError(400, "limit must be a positive integer")
+        limit = _positive_int(body.get("limit"), "limit")
         start_day = body.get("startOfDayIntervalMatching", False)
         if not isinstance(start_day, bool):
             raise ApiError(400, "startOfDayIntervalMatching must be a boolean")
@@ -443,14 +447,52 @@ class Simulator:
             )
         except FilterError as exc:
             raise ApiError(400, str(exc)) from exc
+        return self._register_job(
+            "conversation",
+            body=body,
+            selection=selection,
+            limit=limit,
+            now_ms=now_ms,
+            available=available,
+        )
+
+    def submit_user_job(self, body: object) -> Json:
+        """Validate an ``AsyncUserDetailsQuery`` and register the job."""
+        body = _check_body(body, USER_JOB_KEYS)
+        limit = _positive_int(body.get("limit"), "limit")
+        available = self.available_ms()
+        try:
+            selection = UserSelection.build(self.dataset, body, available)
+        except FilterError as exc:
+            raise ApiError(400, str(exc)) from exc
+        return self._register_job(
+            "user",
+            body=body,
+            selection=selection,
+            limit=limit,
+            now_ms=self._now_ms,
+            available=available,
+        )
+
+    def _register_job(
+        self,
+        kind: str,
+        *,
+        body: Json,
+        selection: ResultSource,
+        limit: int | None,
+        now_ms: int,
+        available: int,
+    ) -> Json:
         faults = self._faults
         signature = hashlib.sha256(
-            json.dumps([body, now_ms, available], sort_keys=True).encode()
+            json.dumps([kind, body, now_ms, available], sort_keys=True).encode()
         ).hexdigest()[:16]
         fails = False
         with self._lock:
-            if faults.job_fail_once and body["interval"] not in self._failed_intervals:
-                self._failed_intervals.add(body["interval"])
+            fail_key = f"{kind}:{body['interval']}"
+            if faults.job_fail_once and fail_key not in self._failed_intervals:
+                self._failed_intervals.add(fail_key)
                 fails = True
             job = Job(
                 job_id=str(uuid.uuid4()),
@@ -461,14 +503,15 @@ class Simulator:
                 latency=faults.job_latency_seconds,
                 fails=fails,
                 available_ms=available,
+                kind=kind,
             )
             self._jobs[job.job_id] = job
         return {"jobId": job.job_id}
 
-    def _job(self, job_id: str) -> Job:
+    def _job(self, job_id: str, kind: str) -> Job:
         with self._lock:
             job = self._jobs.get(job_id)
-        if job is None or job.deleted:
+        if job is None or job.deleted or job.kind != kind:
             raise ApiError(404, f"Unable to find job {job_id}", "not.found")
         return job
 
@@ -487,9 +530,9 @@ class Simulator:
             return "EXPIRED"
         return "FAILED" if job.fails else "FULFILLED"
 
-    def job_status(self, job_id: str) -> Json:
+    def job_status(self, job_id: str, kind: str = "conversation") -> Json:
         """Return the ``AsyncQueryStatus`` of a job."""
-        job = self._job(job_id)
+        job = self._job(job_id, kind)
         state = self.job_state(job)
         out: Json = {"state": state}
         if state == "FAILED":
@@ -500,9 +543,9 @@ class Simulator:
         out["expirationDate"] = _wall_iso(self._expiry(job))
         return out
 
-    def delete_job(self, job_id: str) -> None:
+    def delete_job(self, job_id: str, kind: str = "conversation") -> None:
         """Delete (or cancel) a job; later calls for it get 404."""
-        job = self._job(job_id)
+        job = self._job(job_id, kind)
         with self._lock:
             job.deleted = True
 
@@ -521,13 +564,13 @@ class Simulator:
         return fields[1], fields[2], fields[3]
 
     def job_results(
-        self, job_id: str, query: dict[str, list[str]], gzip_ok: bool
+        self, job_id: str, query: dict[str, list[str]], gzip_ok: bool, kind: str = "conversation"
     ) -> tuple[bytes, int]:
         """Render one results page; returns ``(body bytes, record count)``.
 
         Raises for unknown/expired jobs (404), unfinished jobs and bad parameters (400).
         """
-        job = self._job(job_id)
+        job = self._job(job_id, kind)
         state = self.job_state(job)
         if state == "EXPIRED":
             raise ApiError(404, f"Job {job_id} has expired", "not.found")
@@ -578,25 +621,25 @@ class Simulator:
         records: list[Json] = []
         indices: list[int] = []
         new_indices: list[int] = []
-        scan = sel.scan(position)
+        scan = sel.items(position)
         exhausted = False
         for _ in range(repeats):
             item = next(scan, None)
             if item is None:
                 break
-            records.append(item[1] if item[1] is not None else sel.record(item[0]))
+            records.append(item[1])
             indices.append(item[0])
         while len(records) < page_size and (cap is None or emitted < cap):
             item = next(scan, None)
             if item is None:
                 exhausted = True
                 break
-            records.append(item[1] if item[1] is not None else sel.record(item[0]))
+            records.append(item[1])
             indices.append(item[0])
             new_indices.append(item[0])
             emitted += 1
         more = not exhausted and (cap is None or emitted < cap) and next(scan, None) is not None
-        out: Json = {"conversations": records} if records else {}
+        out: Json = {sel.records_key: records} if records else {}
         if more:
             step = -1 if sel.descending else 1
             k = min(repeat, len(new_indices), page_size - 1) if repeat > 0 else 0
@@ -616,7 +659,7 @@ class Simulator:
                 self._stats.records_served += count
 
     def bad_json_body(self) -> bytes:
-        """Alternate between a non-JSON body and JSON lacking ``conversations``."""
+        """Alternate between a non-JSON body and JSON lacking the records array."""
         with self._lock:
             self._bad_json_toggle += 1
             odd = self._bad_json_toggle % 2 == 1
@@ -634,17 +677,7 @@ class Simulator:
             descending = validate_order(body)
         except FilterError as exc:
             raise ApiError(400, str(exc)) from exc
-        paging = body.get("paging") or {}
-        if not isinstance(paging, dict) or not set(paging) <= {"pageSize", "pageNumber"}:
-            raise ApiError(400, "paging accepts only pageSize and pageNumber")
-        page_size = paging.get("pageSize", 25)
-        page_number = paging.get("pageNumber", 1)
-        if not isinstance(page_size, int) or not 1 <= page_size <= QUERY_MAX_PAGE_SIZE:
-            raise ApiError(400, f"pageSize must be between 1 and {QUERY_MAX_PAGE_SIZE}")
-        if not isinstance(page_number, int) or page_number < 1:
-            raise ApiError(400, "pageNumber must be 1 or greater")
-        if page_size * page_number > QUERY_MAX_RESULTS:
-            raise ApiError(400, "Pagination may not exceed 100000 results.")
+        page_size, page_number = _paging(body)
         interval = body.get("interval")
         try:
             a, b = parse_interval(interval)
@@ -694,6 +727,39 @@ class Simulator:
                 self._query_cache.popitem(last=False)
         return found
 
+    def user_details_query(self, body: object) -> Json:
+        """Run a ``UserDetailsQuery``: one item per user, page-number paging."""
+        body = _check_body(body, USER_QUERY_KEYS)
+        page_size, page_number = _paging(body)
+        try:
+            selection = UserSelection.build(self.dataset, body, self._now_ms)
+        except FilterError as exc:
+            raise ApiError(400, str(exc)) from exc
+        details = [d for _, d in selection.items(selection.first_position())]
+        first = (page_number - 1) * page_size
+        out: Json = {}
+        page = details[first : first + page_size]
+        if page:
+            out["userDetails"] = page
+        out["totalHits"] = len(details)
+        return out
+
+    def aggregates_query(self, body: object) -> Json:
+        """Run a ``ConversationAggregationQuery`` over the generated conversations."""
+        if not isinstance(body, dict):
+            raise ApiError(400, "The request body must be a JSON object.")
+        try:
+            return aggregate(self.dataset, body, self._now_ms)
+        except FilterError as exc:
+            raise ApiError(400, str(exc)) from exc
+
+    def directory(self, kind: str, query: dict[str, list[str]]) -> Json:
+        """One page of a directory entity listing."""
+        try:
+            return listing(self.dataset.pools, kind, query)
+        except FilterError as exc:
+            raise ApiError(400, str(exc)) from exc
+
     # ----------------------------------------------------------------- control plane
     def truth(self, start: str, end: str) -> list[str]:
         """Ids that started in ``[start, end)`` by the clock, for ``/_sim/truth``."""
@@ -711,6 +777,30 @@ class OAuthError(Exception):
         self.status = status
         self.error = error
         self.description = description
+
+
+def _paging(body: Json) -> tuple[int, int]:
+    """Validate a query's ``paging`` object; returns ``(pageSize, pageNumber)``."""
+    paging = body.get("paging") or {}
+    if not isinstance(paging, dict) or not set(paging) <= {"pageSize", "pageNumber"}:
+        raise ApiError(400, "paging accepts only pageSize and pageNumber")
+    page_size = paging.get("pageSize", 25)
+    page_number = paging.get("pageNumber", 1)
+    if not isinstance(page_size, int) or not 1 <= page_size <= QUERY_MAX_PAGE_SIZE:
+        raise ApiError(400, f"pageSize must be between 1 and {QUERY_MAX_PAGE_SIZE}")
+    if not isinstance(page_number, int) or page_number < 1:
+        raise ApiError(400, "pageNumber must be 1 or greater")
+    if page_size * page_number > QUERY_MAX_RESULTS:
+        raise ApiError(400, "Pagination may not exceed 100000 results.")
+    return page_size, page_number
+
+
+def _positive_int(value: object, name: str) -> int | None:
+    if value is None:
+        return None
+    if not isinstance(value, int) or isinstance(value, bool) or value < 1:
+        raise ApiError(400, f"{name} must be a positive integer")
+    return value
 
 
 def _check_body(body: object, allowed: frozenset[str]) -> Json:
@@ -743,6 +833,22 @@ _ROUTES: list[tuple[str, re.Pattern[str], str]] = [
     ),
     ("DELETE", re.compile(r"^/api/v2/analytics/conversations/details/jobs/([^/]+)$"), "job_delete"),
     ("POST", re.compile(r"^/api/v2/analytics/conversations/details/query$"), "details_query"),
+    (
+        "GET",
+        re.compile(r"^/api/v2/analytics/users/details/jobs/availability$"),
+        "user_availability",
+    ),
+    ("POST", re.compile(r"^/api/v2/analytics/users/details/jobs$"), "user_job_submit"),
+    ("GET", re.compile(r"^/api/v2/analytics/users/details/jobs/([^/]+)$"), "user_job_status"),
+    (
+        "GET",
+        re.compile(r"^/api/v2/analytics/users/details/jobs/([^/]+)/results$"),
+        "user_job_results",
+    ),
+    ("DELETE", re.compile(r"^/api/v2/analytics/users/details/jobs/([^/]+)$"), "user_job_delete"),
+    ("POST", re.compile(r"^/api/v2/analytics/users/details/query$"), "user_details_query"),
+    ("POST", re.compile(r"^/api/v2/analytics/conversations/aggregates/query$"), "aggregates_query"),
+    *(("GET", re.compile(f"^{re.escape(path)}$"), kind) for kind, (path, _) in LISTINGS.items()),
     ("GET", re.compile(r"^/_sim/stats$"), "sim_stats"),
     ("POST", re.compile(r"^/_sim/faults$"), "sim_faults"),
     ("GET", re.compile(r"^/_sim/faults$"), "sim_faults"),
@@ -830,10 +936,7 @@ class _Handler(BaseHTTPRequestHandler):
         sim = self.sim
         route: str = "unknown"
         args: tuple[str | Any, ...] = ()
-        for route_method, pattern, name in [
-            *_ROUTES,
-            *((m, p, n) for m, p, n, _ in sim.extra_routes),
-        ]:
+        for route_method, pattern, name in _ROUTES:
             match = pattern.match(path)
             if match and route_method == method:
                 route, args = name, match.groups()
@@ -886,31 +989,36 @@ class _Handler(BaseHTTPRequestHandler):
         self, route: str, args: tuple[str | Any, ...], raw: bytes, query: dict[str, list[str]]
     ) -> None:
         sim = self.sim
-        if route == "availability":
+        kind = "user" if route.startswith("user_") else "conversation"
+        action = route.removeprefix("user_")
+        if action == "availability":
             self._send_json(200, {"dataAvailabilityDate": iso(sim.available_ms())})
         elif route == "job_submit":
             self._send_json(202, sim.submit_job(self._json_body(raw)))
-        elif route == "job_status":
-            self._send_json(200, sim.job_status(args[0]))
-        elif route == "job_delete":
-            sim.delete_job(args[0])
+        elif route == "user_job_submit":
+            self._send_json(202, sim.submit_user_job(self._json_body(raw)))
+        elif action == "job_status":
+            self._send_json(200, sim.job_status(args[0], kind))
+        elif action == "job_delete":
+            sim.delete_job(args[0], kind)
             self._send(204, b"")
-        elif route == "job_results":
-            self._job_results(args[0], query)
+        elif action == "job_results":
+            self._job_results(args[0], query, kind)
         elif route == "details_query":
             self._send_json(200, sim.details_query(self._json_body(raw)))
+        elif route == "user_details_query":
+            self._send_json(200, sim.user_details_query(self._json_body(raw)))
+        elif route == "aggregates_query":
+            self._send_json(200, sim.aggregates_query(self._json_body(raw)))
+        elif route in LISTINGS:
+            self._send_json(200, sim.directory(route, query))
         else:
-            for _m, _p, name, handler in sim.extra_routes:
-                if name == route:
-                    status, data = handler(args, query, self._json_body(raw) if raw else None)
-                    self._send_json(status, data)
-                    return
             raise ApiError(404, f"No resource found for {self.command} {self.path}")
 
-    def _job_results(self, job_id: str, query: dict[str, list[str]]) -> None:
+    def _job_results(self, job_id: str, query: dict[str, list[str]], kind: str) -> None:
         sim = self.sim
         gzip_ok = "gzip" in (self.headers.get("Accept-Encoding") or "")
-        body, count = sim.job_results(job_id, query, gzip_ok)
+        body, count = sim.job_results(job_id, query, gzip_ok, kind)
         faults = sim.faults
         headers = {"Content-Encoding": "gzip"} if gzip_ok else {}
         if sim.roll(faults.bad_json_rate):
@@ -966,4 +1074,4 @@ class _Handler(BaseHTTPRequestHandler):
 
 def _count_cached(body: bytes, gzipped: bool) -> int:
     data = json.loads(gzip.decompress(body) if gzipped else body)
-    return len(data.get("conversations", []))
+    return len(data.get("conversations", data.get("userDetails", [])))

@@ -1,0 +1,185 @@
+"""Conversation aggregates computed from the same generated conversations as the details.
+
+Metrics are bucketed by their ``emitDate`` and grouped by the dimensions of the session
+that emitted them, so aggregate totals agree with the detail records.
+"""
+
+from __future__ import annotations
+
+import re
+from collections import defaultdict
+from collections.abc import Mapping
+from typing import Any
+
+from .dataset import MAX_DURATION_MS, Dataset
+from .filters import FilterError, node_matches, validate_filters
+from .timeutil import iso, parse_interval, parse_iso
+
+Json = dict[str, Any]
+
+AGGREGATE_KEYS = frozenset(
+    {
+        "interval",
+        "granularity",
+        "timeZone",
+        "groupBy",
+        "filter",
+        "metrics",
+        "flattenMultivaluedDimensions",
+        "views",
+        "alternateTimeDimension",
+        "queryType",
+        "sortMetric",
+        "limit",
+    }
+)
+GROUP_DIMENSIONS = frozenset(
+    {
+        "conversationId",
+        "direction",
+        "divisionId",
+        "mediaType",
+        "originatingDirection",
+        "participantName",
+        "purpose",
+        "queueId",
+        "userId",
+        "wrapUpCode",
+        "externalTag",
+    }
+)
+METRICS = frozenset(
+    {
+        "nOffered",
+        "nConnected",
+        "nTransferred",
+        "nFlow",
+        "tAlert",
+        "tAnswered",
+        "tAbandon",
+        "tAcd",
+        "tTalk",
+        "tTalkComplete",
+        "tHeld",
+        "tHeldComplete",
+        "tAcw",
+        "tHandle",
+        "tIvr",
+        "tFlow",
+        "tAgentResponseTime",
+    }
+)
+MAX_BUCKETS = 10_000
+_DURATION = re.compile(r"^P(?:(\d+)W)?(?:(\d+)D)?(?:T(?:(\d+)H)?(?:(\d+)M)?(?:(\d+)S)?)?$")
+
+
+def parse_granularity(text: object) -> int:
+    """ISO-8601 period (weeks, days, hours, minutes, seconds) to milliseconds."""
+    match = _DURATION.match(text) if isinstance(text, str) else None
+    if not match or text in ("P", "PT"):
+        raise FilterError(f"Invalid granularity {text!r}")
+    weeks, days, hours, minutes, seconds = (int(g or 0) for g in match.groups())
+    ms = ((((weeks * 7 + days) * 24 + hours) * 60 + minutes) * 60 + seconds) * 1000
+    if ms <= 0:
+        raise FilterError(f"Invalid granularity {text!r}")
+    return ms
+
+
+def _stats(name: str, values: list[int]) -> Json:
+    if name.startswith("n"):
+        return {"count": sum(values)}
+    return {"max": max(values), "min": min(values), "count": len(values), "sum": sum(values)}
+
+
+def _session_context(conv: Mapping[str, Any], participant: Json, session: Json) -> Json:
+    segments = session.get("segments", [])
+    ctx: Json = {
+        "conversationId": conv["conversationId"],
+        "originatingDirection": conv.get("originatingDirection"),
+        "divisionId": (conv.get("divisionIds") or [None])[0],
+        "externalTag": conv.get("externalTag"),
+        "purpose": participant.get("purpose"),
+        "participantName": participant.get("participantName"),
+        "userId": participant.get("userId"),
+        "mediaType": session.get("mediaType"),
+        "direction": session.get("direction"),
+        "ani": session.get("ani"),
+        "dnis": session.get("dnis"),
+        "queueId": next((s["queueId"] for s in segments if "queueId" in s), None),
+        "wrapUpCode": next((s["wrapUpCode"] for s in segments if "wrapUpCode" in s), None),
+    }
+    return {k: v for k, v in ctx.items() if v is not None}
+
+
+def aggregate(ds: Dataset, body: Mapping[str, Any], now_ms: int) -> Json:
+    """Answer a ``ConversationAggregationQuery``; raises ``FilterError`` for a bad body."""
+    unknown = sorted(set(body) - AGGREGATE_KEYS)
+    if unknown:
+        raise FilterError(f'Unrecognized field "{unknown[0]}" is not allowed in the request body.')
+    try:
+        a, b = parse_interval(body.get("interval"))
+    except ValueError as exc:
+        raise FilterError(f"Invalid interval {body.get('interval')!r}: {exc}") from exc
+    gran = parse_granularity(body["granularity"]) if body.get("granularity") else b - a
+    if -(-(b - a) // gran) > MAX_BUCKETS:
+        raise FilterError(f"The query would produce more than {MAX_BUCKETS} intervals")
+    group_by = body.get("groupBy") or []
+    if not isinstance(group_by, list) or not set(group_by) <= GROUP_DIMENSIONS:
+        raise FilterError(f"groupBy supports only: {', '.join(sorted(GROUP_DIMENSIONS))}")
+    metrics = body.get("metrics") or []
+    if not isinstance(metrics, list) or not metrics or not set(metrics) <= METRICS:
+        raise FilterError(f"metrics must be a non-empty list of: {', '.join(sorted(METRICS))}")
+    flt = body.get("filter")
+    filters = validate_filters("filter", [flt]) if flt is not None else []
+    wanted = set(metrics)
+
+    acc: dict[tuple[Any, ...], dict[int, dict[str, list[int]]]] = defaultdict(
+        lambda: defaultdict(lambda: defaultdict(list))
+    )
+    lo = ds.index_at(a - MAX_DURATION_MS)
+    hi = ds.index_at(min(b, now_ms + 1))
+    for i in range(lo, hi):
+        if ds.core(i).end_ms < a:
+            continue
+        conv = ds.record(i, now_ms, attributes=False)
+        for participant in conv.get("participants", []):
+            for session in participant.get("sessions", []):
+                ctx: Json | None = None
+                for metric in session.get("metrics", []):
+                    if metric["name"] not in wanted:
+                        continue
+                    t = parse_iso(metric["emitDate"])
+                    if not a <= t < b:
+                        continue
+                    if ctx is None:
+                        ctx = _session_context(conv, participant, session)
+                        if filters and not node_matches(filters[0], _lookup(ctx)):
+                            break
+                    key = tuple((d, ctx[d]) for d in group_by if d in ctx)
+                    acc[key][(t - a) // gran][metric["name"]].append(metric["value"])
+    results = []
+    for key in sorted(acc, key=lambda k: [str(v) for v in k]):
+        data = []
+        for bucket in sorted(acc[key]):
+            start = a + bucket * gran
+            per_metric = acc[key][bucket]
+            data.append(
+                {
+                    "interval": f"{iso(start)}/{iso(min(b, start + gran))}",
+                    "metrics": [
+                        {"metric": m, "stats": _stats(m, per_metric[m])}
+                        for m in metrics
+                        if m in per_metric
+                    ],
+                }
+            )
+        results.append({"group": dict(key), "data": data})
+    return {"results": results} if results else {}
+
+
+def _lookup(ctx: Json) -> Any:
+    def lookup(pred: Mapping[str, Any]) -> list[Any]:
+        value = ctx.get(str(pred.get("dimension")))
+        return [] if value is None else [value]
+
+    return lookup

@@ -1,0 +1,193 @@
+"""Directory entity listings (queues, users, codes...) built from the dataset's pools."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from .filters import FilterError
+from .pools import Pools
+
+Json = dict[str, Any]
+
+DEFAULT_PAGE_SIZE = 25
+MAX_PAGE_SIZE = 500
+CREATED = "2023-06-01T09:00:00.000Z"
+
+
+def _division(pools: Pools, division_id: str) -> Json:
+    name = next(d["name"] for d in pools.divisions if d["id"] == division_id)
+    return {
+        "id": division_id,
+        "name": name,
+        "selfUri": f"/api/v2/authorization/divisions/{division_id}",
+    }
+
+
+def _queues(pools: Pools) -> list[Json]:
+    return [
+        {
+            "id": q["id"],
+            "name": q["name"],
+            "division": _division(pools, q["divisionId"]),
+            "dateCreated": CREATED,
+            "memberCount": sum(q["id"] in u["queueIds"] for u in pools.users),
+            "userMemberCount": sum(q["id"] in u["queueIds"] for u in pools.users),
+            "scoringMethod": "TimestampAndPriority",
+            "selfUri": f"/api/v2/routing/queues/{q['id']}",
+        }
+        for q in pools.queues
+    ]
+
+
+def _users(pools: Pools) -> list[Json]:
+    return [
+        {
+            "id": u["id"],
+            "name": u["name"],
+            "division": _division(pools, u["divisionId"]),
+            "email": u["email"],
+            "state": "active",
+            "username": u["email"],
+            "version": 1,
+            "acdAutoAnswer": False,
+            "selfUri": f"/api/v2/users/{u['id']}",
+        }
+        for u in pools.users
+    ]
+
+
+def _wrapup_codes(pools: Pools) -> list[Json]:
+    return [
+        {
+            "id": w["id"],
+            "name": w["name"],
+            "division": _division(pools, pools.divisions[0]["id"]),
+            "dateCreated": CREATED,
+            "selfUri": f"/api/v2/routing/wrapupcodes/{w['id']}",
+        }
+        for w in pools.wrapup_codes
+    ]
+
+
+def _divisions(pools: Pools) -> list[Json]:
+    return [
+        {
+            "id": d["id"],
+            "name": d["name"],
+            "description": f"{d['name']} division",
+            "homeDivision": d["homeDivision"],
+            "selfUri": f"/api/v2/authorization/divisions/{d['id']}",
+        }
+        for d in pools.divisions
+    ]
+
+
+def _skills(pools: Pools) -> list[Json]:
+    return [
+        {
+            "id": s["id"],
+            "name": s["name"],
+            "dateModified": CREATED,
+            "state": "active",
+            "version": "1",
+            "selfUri": f"/api/v2/routing/skills/{s['id']}",
+        }
+        for s in pools.skills
+    ]
+
+
+def _groups(pools: Pools) -> list[Json]:
+    return [
+        {
+            "id": g["id"],
+            "name": g["name"],
+            "dateModified": CREATED,
+            "memberCount": 12,
+            "state": "active",
+            "version": 1,
+            "type": "official",
+            "rulesVisible": True,
+            "visibility": "public",
+            "selfUri": f"/api/v2/groups/{g['id']}",
+        }
+        for g in pools.groups
+    ]
+
+
+def presence_label(system_presence: str) -> str:
+    """Display label of a system presence, e.g. ``ON_QUEUE`` -> ``On Queue``."""
+    return system_presence.replace("_", " ").title()
+
+
+def _presences(pools: Pools) -> list[Json]:
+    return [
+        {
+            "id": p["id"],
+            "type": "System",
+            "languageLabels": {"en_US": presence_label(p["systemPresence"])},
+            "systemPresence": presence_label(p["systemPresence"]).replace(" ", ""),
+            "divisionId": "*",
+            "deactivated": False,
+            "selfUri": f"/api/v2/presence/definitions/{p['id']}",
+        }
+        for p in pools.presences
+    ]
+
+
+LISTINGS: dict[str, tuple[str, Callable[[Pools], list[Json]]]] = {
+    "queues": ("/api/v2/routing/queues", _queues),
+    "users": ("/api/v2/users", _users),
+    "wrapupcodes": ("/api/v2/routing/wrapupcodes", _wrapup_codes),
+    "divisions": ("/api/v2/authorization/divisions", _divisions),
+    "skills": ("/api/v2/routing/skills", _skills),
+    "groups": ("/api/v2/groups", _groups),
+    "presence_definitions": ("/api/v2/presence/definitions", _presences),
+}
+
+
+def _int_param(query: dict[str, list[str]], name: str, default: int) -> int:
+    text = query.get(name, [str(default)])[0]
+    try:
+        return int(text)
+    except ValueError as exc:
+        raise FilterError(f"{name} must be an integer") from exc
+
+
+def listing(pools: Pools, kind: str, query: dict[str, list[str]]) -> Json:
+    """One page of an entity listing; raises ``FilterError`` for bad paging parameters."""
+    path, build = LISTINGS[kind]
+    entities = build(pools)
+    if kind == "presence_definitions":
+        return {"total": len(entities), "entities": entities, "selfUri": path}
+    page_size = _int_param(query, "pageSize", DEFAULT_PAGE_SIZE)
+    page_number = _int_param(query, "pageNumber", 1)
+    if not 1 <= page_size <= MAX_PAGE_SIZE:
+        raise FilterError(f"pageSize must be between 1 and {MAX_PAGE_SIZE}")
+    if page_number < 1:
+        raise FilterError("pageNumber must be 1 or greater")
+    ids = set(query.get("id", []))
+    if ids:
+        entities = [e for e in entities if e["id"] in ids]
+    total = len(entities)
+    page_count = max(1, -(-total // page_size))
+    first = (page_number - 1) * page_size
+
+    def uri(n: int) -> str:
+        return f"{path}?pageSize={page_size}&pageNumber={n}"
+
+    out: Json = {
+        "entities": entities[first : first + page_size],
+        "pageSize": page_size,
+        "pageNumber": page_number,
+        "total": total,
+        "pageCount": page_count,
+        "firstUri": uri(1),
+        "selfUri": uri(page_number),
+        "lastUri": uri(page_count),
+    }
+    if page_number > 1:
+        out["previousUri"] = uri(page_number - 1)
+    if page_number < page_count:
+        out["nextUri"] = uri(page_number + 1)
+    return out

@@ -1,0 +1,155 @@
+"""Deterministic agent presence and routing-status timelines for user details endpoints.
+
+Every (user, UTC day) gets its own seeded timeline, so any interval can be answered
+without storing anything; records are split at midnight.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import random
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any, ClassVar
+
+from .dataset import Dataset
+from .filters import FilterError, item_lookup, node_matches, validate_filters
+from .timeutil import DAY_MS, day_ceil, day_floor, iso, parse_interval
+
+Json = dict[str, Any]
+Span = tuple[int, int, str]
+
+USER_FILTER_KEYS = ("userFilters", "presenceFilters", "routingStatusFilters")
+MINUTE = 60_000
+_PAUSES = (("BREAK", 15), ("MEAL", 30), ("MEETING", 45), ("AWAY", 8), ("TRAINING", 60))
+
+
+def day_timeline(seed: int, user_index: int, day_start: int) -> tuple[list[Span], list[Span]]:
+    """Presence and routing-status spans of one user on the UTC day starting at ``day_start``."""
+    key = f"{seed}:user:{user_index}:{day_start // DAY_MS}".encode()
+    rng = random.Random(int.from_bytes(hashlib.blake2b(key, digest_size=8).digest(), "big"))
+    day_end = day_start + DAY_MS
+    weekday = (day_start // DAY_MS + 3) % 7 < 5  # 1970-01-01 was a Thursday
+    if rng.random() > (0.85 if weekday else 0.2):
+        return [(day_start, day_end, "OFFLINE")], [(day_start, day_end, "OFF_QUEUE")]
+    shift_start = day_start + 6 * 3_600_000 + rng.randrange(240) * MINUTE + rng.randrange(60_000)
+    shift_end = shift_start + 8 * 3_600_000
+    presence: list[Span] = [(day_start, shift_start, "OFFLINE")]
+    routing: list[Span] = [(day_start, shift_start, "OFF_QUEUE")]
+    t = shift_start + rng.randrange(2, 10) * MINUTE
+    presence.append((shift_start, t, "AVAILABLE"))
+    routing.append((shift_start, t, "OFF_QUEUE"))
+    while t < shift_end:
+        block_end = min(shift_end, t + rng.randrange(30, 90) * MINUTE + rng.randrange(60_000))
+        presence.append((t, block_end, "ON_QUEUE"))
+        r = t
+        interacting = False
+        while r < block_end:
+            nxt = min(block_end, r + rng.randrange(1, 20) * MINUTE + rng.randrange(60_000))
+            routing.append((r, nxt, "INTERACTING" if interacting else "IDLE"))
+            interacting = not interacting
+            r = nxt
+        t = block_end
+        if t >= shift_end:
+            break
+        name, minutes = _PAUSES[rng.randrange(len(_PAUSES))]
+        pause_end = min(shift_end, t + minutes * MINUTE)
+        presence.append((t, pause_end, name))
+        routing.append((t, pause_end, "OFF_QUEUE"))
+        t = pause_end
+    presence.append((shift_end, day_end, "OFFLINE"))
+    routing.append((shift_end, day_end, "OFF_QUEUE"))
+    return presence, routing
+
+
+@dataclass
+class UserSelection:
+    """The user details a users query or job returns: one item per user with activity."""
+
+    records_key: ClassVar[str] = "userDetails"
+
+    ds: Dataset
+    start_ms: int
+    end_ms: int
+    clip_ms: int
+    user_filters: list[Json] = field(default_factory=list)
+    presence_filters: list[Json] = field(default_factory=list)
+    routing_filters: list[Json] = field(default_factory=list)
+    descending: bool = False
+
+    @classmethod
+    def build(cls, ds: Dataset, body: Mapping[str, Any], clip_ms: int) -> UserSelection:
+        """Validate a user details body; raises ``FilterError`` for a bad interval or filter."""
+        try:
+            a, b = parse_interval(body.get("interval"))
+        except ValueError as exc:
+            raise FilterError(f"Invalid interval {body.get('interval')!r}: {exc}") from exc
+        user_f, presence_f, routing_f = (validate_filters(k, body.get(k)) for k in USER_FILTER_KEYS)
+        order = body.get("order", "asc")
+        if order not in ("asc", "desc", "unordered"):
+            raise FilterError("order must be one of asc, desc, unordered")
+        return cls(
+            ds,
+            a,
+            b,
+            clip_ms,
+            user_filters=user_f,
+            presence_filters=presence_f,
+            routing_filters=routing_f,
+            descending=order == "desc",
+        )
+
+    def first_position(self) -> int:
+        """Index of the first user in result order."""
+        return len(self.ds.pools.users) - 1 if self.descending else 0
+
+    def _spans(self, spans: Sequence[Span], key: str, filters: list[Json]) -> list[Json]:
+        out: list[Json] = []
+        for start, end, value in spans:
+            if end <= self.start_ms or start >= self.end_ms or start > self.clip_ms:
+                continue
+            item: Json = {"startTime": iso(start)}
+            if end <= self.clip_ms:
+                item["endTime"] = iso(end)
+            item[key] = value
+            if key == "systemPresence":
+                item["organizationPresenceId"] = self.ds.pools.presence_id(value)
+            if filters and not all(node_matches(f, item_lookup(item)) for f in filters):
+                continue
+            out.append(item)
+        return out
+
+    def detail(self, user_index: int) -> Json | None:
+        """The ``AnalyticsUserDetail`` of one user, or None when nothing matches."""
+        user = self.ds.pools.users[user_index]
+        if self.user_filters and not all(
+            node_matches(f, item_lookup({"userId": user["id"]})) for f in self.user_filters
+        ):
+            return None
+        presence: list[Span] = []
+        routing: list[Span] = []
+        day = day_floor(self.start_ms)
+        while day < day_ceil(self.end_ms) and day <= self.clip_ms:
+            p, r = day_timeline(self.ds.seed, user_index, day)
+            presence += p
+            routing += r
+            day += DAY_MS
+        primary = self._spans(presence, "systemPresence", self.presence_filters)
+        statuses = self._spans(routing, "routingStatus", self.routing_filters)
+        if not primary and not statuses:
+            return None
+        out: Json = {"userId": user["id"]}
+        if primary:
+            out["primaryPresence"] = primary
+        if statuses:
+            out["routingStatus"] = statuses
+        return out
+
+    def items(self, position: int) -> Iterator[tuple[int, Json]]:
+        """Yield ``(user index, detail)`` from ``position`` in result order."""
+        step = -1 if self.descending else 1
+        stop = -1 if self.descending else len(self.ds.pools.users)
+        for i in range(position, stop, step):
+            detail = self.detail(i)
+            if detail is not None:
+                yield i, detail
