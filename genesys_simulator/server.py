@@ -902,6 +902,7 @@ class _Handler(BaseHTTPRequestHandler):
         ):
             body = gzip.compress(body, compresslevel=1)
             extra["Content-Encoding"] = "gzip"
+        self.sim.count_status(status)
         self.send_response(status)
         if body or status != 204:
             self.send_header("Content-Type", content_type)
@@ -911,7 +912,6 @@ class _Handler(BaseHTTPRequestHandler):
         self.end_headers()
         if body:
             self.wfile.write(body)
-        self.sim.count_status(status)
 
     def _send_json(self, status: int, data: Any, headers: dict[str, str] | None = None) -> None:
         self._send(status, json.dumps(data, separators=(",", ":")).encode(), headers)
@@ -1031,17 +1031,18 @@ class _Handler(BaseHTTPRequestHandler):
             for name, value in {**sim.rate_headers(), **headers}.items():
                 self.send_header(name, value)
             self.end_headers()
+            sim.count_status(200)
             self.wfile.write(body[: len(body) // 2])
             self.wfile.flush()
-            sim.count_status(200)
             self.close_connection = True
             with contextlib.suppress(OSError):
                 self.connection.shutdown(socket.SHUT_RDWR)
             return
-        self._send(200, body, headers, compress=False)
         if count < 0:
             count = _count_cached(body, gzip_ok)
+        # Counted before sending so a client that reads stats right after sees this page.
         sim.note_result_page(job_id, query.get("cursor", [""])[0], count)
+        self._send(200, body, headers, compress=False)
 
     def _control(self, route: str, raw: bytes, query: dict[str, list[str]]) -> None:
         sim = self.sim

@@ -677,3 +677,187 @@ def test_gzip_roundtrip_of_cached_page(sim: Simulator, api: requests.Session) ->
         decode_content=False
     )
     assert json.loads(gzip.decompress(raw))["conversations"]
+
+
+# ------------------------------------------------------------------ users, aggregates, directory
+
+USER_JOBS = "/api/v2/analytics/users/details/jobs"
+AGGREGATES = "/api/v2/analytics/conversations/aggregates/query"
+
+
+def fetch_user_details(
+    api: requests.Session, sim: Simulator, body: dict[str, Any], page_size: int = 25
+) -> list[dict[str, Any]]:
+    r = api.post(sim.url + USER_JOBS, json=body, timeout=10)
+    assert r.status_code == 202, r.text
+    job_id = r.json()["jobId"]
+    for _ in range(200):
+        state = api.get(f"{sim.url}{USER_JOBS}/{job_id}", timeout=10).json()["state"]
+        if state == "FULFILLED":
+            break
+        time.sleep(0.02)
+    details: list[dict[str, Any]] = []
+    cursor: str | None = None
+    while True:
+        params: dict[str, Any] = {"pageSize": page_size, **({"cursor": cursor} if cursor else {})}
+        data = api.get(f"{sim.url}{USER_JOBS}/{job_id}/results", params=params, timeout=10).json()
+        assert "dataAvailabilityDate" in data
+        details += data.get("userDetails", [])
+        cursor = data.get("cursor")
+        if not cursor:
+            break
+    assert api.delete(f"{sim.url}{USER_JOBS}/{job_id}", timeout=10).status_code == 204
+    assert api.get(f"{sim.url}{USER_JOBS}/{job_id}", timeout=10).status_code == 404
+    return details
+
+
+def test_user_details_job(sim: Simulator, api: requests.Session, ds: Dataset) -> None:
+    body = {"interval": "2024-01-10T00:00:00.000Z/2024-01-11T00:00:00.000Z"}
+    details = fetch_user_details(api, sim, body)
+    assert [d["userId"] for d in details] == [u["id"] for u in ds.pools.users]
+    presence_ids = {p["id"] for p in ds.pools.presences}
+    for detail in details:
+        assert detail["primaryPresence"]
+        assert detail["routingStatus"]
+        for item in detail["primaryPresence"]:
+            assert item["organizationPresenceId"] in presence_ids
+            assert item["startTime"] < "2024-01-11T00:00:00.000Z"
+            assert item["endTime"] > "2024-01-10T00:00:00.000Z"
+        statuses = {i["routingStatus"] for i in detail["routingStatus"]}
+        assert statuses <= {"OFF_QUEUE", "IDLE", "INTERACTING", "NOT_RESPONDING", "COMMUNICATING"}
+    assert details == fetch_user_details(api, sim, body, page_size=7)
+    on_queue = fetch_user_details(
+        api,
+        sim,
+        {
+            **body,
+            "presenceFilters": [
+                {"type": "or", "predicates": [{"dimension": "systemPresence", "value": "ON_QUEUE"}]}
+            ],
+        },
+    )
+    assert on_queue
+    assert {i["systemPresence"] for d in on_queue for i in d.get("primaryPresence", [])} == {
+        "ON_QUEUE"
+    }
+    bad = api.post(
+        sim.url + USER_JOBS, json={**body, "startOfDayIntervalMatching": True}, timeout=10
+    )
+    assert_error_body(bad, 400)
+    assert_error_body(api.get(f"{sim.url}{JOBS}/{'0' * 8}", timeout=10), 404)
+    assert api.get(f"{sim.url}{USER_JOBS}/availability", timeout=10).status_code == 200
+
+
+def test_user_details_are_live_at_the_clock(sim: Simulator, api: requests.Session) -> None:
+    sim.now = datetime(2024, 1, 10, 12, tzinfo=UTC)
+    data = api.post(
+        sim.url + "/api/v2/analytics/users/details/query",
+        json={
+            "interval": "2024-01-10T00:00:00.000Z/2024-01-11T00:00:00.000Z",
+            "paging": {"pageSize": 100, "pageNumber": 1},
+        },
+        timeout=10,
+    ).json()
+    assert data["totalHits"] == 60
+    for detail in data["userDetails"]:
+        last = detail["primaryPresence"][-1]
+        assert last["startTime"] <= "2024-01-10T12:00:00.000Z"
+        assert "endTime" not in last
+
+
+def test_aggregates_agree_with_details(sim: Simulator, api: requests.Session, ds: Dataset) -> None:
+    interval = "2024-01-10T00:00:00.000Z/2024-01-11T00:00:00.000Z"
+    body = {
+        "interval": interval,
+        "granularity": "PT6H",
+        "groupBy": ["queueId"],
+        "metrics": ["nOffered", "tHandle"],
+        "filter": {"type": "and", "predicates": [{"dimension": "mediaType", "value": "voice"}]},
+    }
+    r = api.post(sim.url + AGGREGATES, json=body, timeout=30)
+    assert r.status_code == 200, r.text
+    results = r.json()["results"]
+    offered: dict[str, int] = {}
+    for result in results:
+        assert set(result["group"]) == {"queueId"}
+        for bucket in result["data"]:
+            start, _end = bucket["interval"].split("/")
+            assert start.endswith(
+                ("T00:00:00.000Z", "T06:00:00.000Z", "T12:00:00.000Z", "T18:00:00.000Z")
+            )
+            for m in bucket["metrics"]:
+                if m["metric"] == "nOffered":
+                    offered[result["group"]["queueId"]] = (
+                        offered.get(result["group"]["queueId"], 0) + m["stats"]["count"]
+                    )
+                else:
+                    assert set(m["stats"]) == {"max", "min", "count", "sum"}
+    expected: dict[str, int] = {}
+    a, b = to_ms(datetime(2024, 1, 10, tzinfo=UTC)), to_ms(datetime(2024, 1, 11, tzinfo=UTC))
+    for i in range(ds.index_at(a - 2 * 86_400_000), ds.index_at(b)):
+        rec = ds.conversation(i, sim.now, attributes=False)
+        for p in rec.get("participants", []):
+            for s in p["sessions"]:
+                for m in s.get("metrics", []):
+                    emitted = iso(a) <= m["emitDate"] < iso(b)
+                    if m["name"] == "nOffered" and emitted and s["mediaType"] == "voice":
+                        q = s["segments"][0]["queueId"]
+                        expected[q] = expected.get(q, 0) + m["value"]
+    assert offered == expected
+    assert set(offered) <= {q["id"] for q in ds.pools.queues}
+    for bad in (
+        {**body, "metrics": ["nBogus"]},
+        {**body, "granularity": "P1M"},
+        {**body, "viewId": "x"},
+        {**body, "interval": "nope"},
+    ):
+        assert_error_body(api.post(sim.url + AGGREGATES, json=bad, timeout=10), 400)
+
+
+def list_all(
+    api: requests.Session, sim: Simulator, path: str, page_size: int
+) -> list[dict[str, Any]]:
+    entities: list[dict[str, Any]] = []
+    page = 1
+    while True:
+        data = api.get(
+            sim.url + path, params={"pageSize": page_size, "pageNumber": page}, timeout=10
+        ).json()
+        assert data["pageSize"] == page_size
+        assert data["pageNumber"] == page
+        entities += data["entities"]
+        if page >= data["pageCount"]:
+            assert "nextUri" not in data
+            assert data["total"] == len(entities)
+            return entities
+        assert data["nextUri"] == f"{path}?pageSize={page_size}&pageNumber={page + 1}"
+        page += 1
+
+
+def test_directory_listings_match_conversation_ids(
+    sim: Simulator, api: requests.Session, ds: Dataset
+) -> None:
+    queues = {e["id"] for e in list_all(api, sim, "/api/v2/routing/queues", 5)}
+    users = {e["id"] for e in list_all(api, sim, "/api/v2/users", 25)}
+    codes = {e["id"] for e in list_all(api, sim, "/api/v2/routing/wrapupcodes", 4)}
+    divisions = {e["id"] for e in list_all(api, sim, "/api/v2/authorization/divisions", 2)}
+    assert len(list_all(api, sim, "/api/v2/routing/skills", 3)) == len(ds.pools.skills)
+    assert len(list_all(api, sim, "/api/v2/groups", 25)) == len(ds.pools.groups)
+    presences = api.get(sim.url + "/api/v2/presence/definitions", timeout=10).json()
+    assert presences["total"] == len(presences["entities"]) == 10
+    assert (len(queues), len(users), len(codes), len(divisions)) == (12, 60, 15, 3)
+    for i in range(0, 2000, 7):
+        rec = ds.conversation(i)
+        assert set(rec["divisionIds"]) <= divisions
+        for p in rec["participants"]:
+            if "userId" in p:
+                assert p["userId"] in users
+            for s in p["sessions"]:
+                for seg in s["segments"]:
+                    assert seg.get("queueId", next(iter(queues))) in queues
+                    assert seg.get("wrapUpCode", next(iter(codes))) in codes
+    default = api.get(sim.url + "/api/v2/users", timeout=10).json()
+    assert default["pageSize"] == 25
+    assert len(default["entities"]) == 25
+    too_big = api.get(sim.url + "/api/v2/users", params={"pageSize": 501}, timeout=10)
+    assert_error_body(too_big, 400)
