@@ -32,6 +32,25 @@ for _name, _weight in _MEDIA_WEIGHTS:
     _acc += _weight
     _MEDIA_CUM.append((_acc, _name))
 
+_ID_MASK = (1 << 48) - 1
+_ID_MULT = 0x5DEECE66D  # odd, hence invertible modulo 2**48
+_ID_MULT_INV = pow(_ID_MULT, -1, 1 << 48)
+
+
+def _mix48(x: int) -> int:
+    """Scramble a 48-bit index so consecutive ids do not look consecutive (a bijection)."""
+    x = (x * _ID_MULT) & _ID_MASK
+    x ^= x >> 24
+    return (x * _ID_MULT) & _ID_MASK
+
+
+def _unmix48(x: int) -> int:
+    """Invert ``_mix48``."""
+    x = (x * _ID_MULT_INV) & _ID_MASK
+    x ^= x >> 24
+    return (x * _ID_MULT_INV) & _ID_MASK
+
+
 _DISCONNECTS = ("endpoint", "peer", "client", "transfer", "system")
 _LANGUAGES = ("en-US", "es-US", "de-DE", "fr-FR")
 _TIERS = ("bronze", "silver", "gold", "platinum")
@@ -92,6 +111,22 @@ class Dataset:
         self.span_ms = days * DAY_MS
         self.end_ms = self.start_ms + self.span_ms
         self.pools = Pools(seed)
+        xor_key = hashlib.blake2b(f"{seed}:ids".encode(), digest_size=6).digest()
+        self._id_xor = int.from_bytes(xor_key, "big")
+
+    def index_of(self, conversation_id: str) -> int | None:
+        """Invert ``conversation_id`` to its index (None if it is not from this dataset).
+
+        The last UUID group is a seeded bijection of the index, so lookups need no table.
+        """
+        try:
+            tail = int(conversation_id[-12:], 16)
+        except ValueError:
+            return None
+        i = _unmix48(tail ^ self._id_xor)
+        if i >= self.n or self.core(i).conversation_id != conversation_id:
+            return None
+        return i
 
     # ----------------------------------------------------------------- index arithmetic
     def start_of(self, i: int) -> int:
@@ -117,8 +152,9 @@ class Dataset:
         if not 0 <= i < self.n:
             raise IndexError(i)
         h = hashlib.blake2b(f"{self.seed}:{i}".encode(), digest_size=32).digest()
-        hx = h[:16].hex()
-        cid = f"{hx[:8]}-{hx[8:12]}-4{hx[13:16]}-a{hx[17:20]}-{hx[20:32]}"
+        hx = h[:10].hex()
+        tail = _mix48(i) ^ self._id_xor
+        cid = f"{hx[:8]}-{hx[8:12]}-4{hx[13:16]}-a{hx[17:20]}-{tail:012x}"
         u = int.from_bytes(h[16:24], "big")
         long = u % 10_000 < 100
         corrected = (u // 10_000) % 100 < 5

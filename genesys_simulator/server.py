@@ -727,6 +727,26 @@ class Simulator:
                 self._query_cache.popitem(last=False)
         return found
 
+    def _visible_conversation(self, conversation_id: str) -> Json | None:
+        index = self.dataset.index_of(conversation_id)
+        if index is None or self.dataset.start_of(index) > self._now_ms:
+            return None
+        return self.dataset.record(index, self._now_ms, attributes=False)
+
+    def conversation_details(self, conversation_id: str) -> Json:
+        """One conversation by id, as it is at the clock; 404 when unknown or not started."""
+        record = self._visible_conversation(conversation_id)
+        if record is None:
+            raise ApiError(404, f"Conversation {conversation_id} was not found.", "not.found")
+        return record
+
+    def conversations_details(self, conversation_ids: list[str]) -> Json:
+        """Several conversations by id; unknown ids are left out."""
+        if not conversation_ids:
+            raise ApiError(400, "At least one id is required.")
+        found = [r for r in map(self._visible_conversation, conversation_ids) if r is not None]
+        return {"conversations": found} if found else {}
+
     def user_details_query(self, body: object) -> Json:
         """Run a ``UserDetailsQuery``: one item per user, page-number paging."""
         body = _check_body(body, USER_QUERY_KEYS)
@@ -833,6 +853,8 @@ _ROUTES: list[tuple[str, re.Pattern[str], str]] = [
     ),
     ("DELETE", re.compile(r"^/api/v2/analytics/conversations/details/jobs/([^/]+)$"), "job_delete"),
     ("POST", re.compile(r"^/api/v2/analytics/conversations/details/query$"), "details_query"),
+    ("GET", re.compile(r"^/api/v2/analytics/conversations/details$"), "details_multi"),
+    ("GET", re.compile(r"^/api/v2/analytics/conversations/([^/]+)/details$"), "details_one"),
     (
         "GET",
         re.compile(r"^/api/v2/analytics/users/details/jobs/availability$"),
@@ -1006,6 +1028,11 @@ class _Handler(BaseHTTPRequestHandler):
             self._job_results(args[0], query, kind)
         elif route == "details_query":
             self._send_json(200, sim.details_query(self._json_body(raw)))
+        elif route == "details_one":
+            self._send_json(200, sim.conversation_details(args[0]))
+        elif route == "details_multi":
+            ids = [i for value in query.get("id", []) for i in value.split(",") if i]
+            self._send_json(200, sim.conversations_details(ids))
         elif route == "user_details_query":
             self._send_json(200, sim.user_details_query(self._json_body(raw)))
         elif route == "aggregates_query":

@@ -861,3 +861,22 @@ def test_directory_listings_match_conversation_ids(
     assert len(default["entities"]) == 25
     too_big = api.get(sim.url + "/api/v2/users", params={"pageSize": 501}, timeout=10)
     assert_error_body(too_big, 400)
+
+
+def test_conversation_details_by_id(sim: Simulator, api: requests.Session, ds: Dataset) -> None:
+    ids = [ds.conversation_id(i) for i in (3, 500, 19_999)]
+    assert [ds.index_of(c) for c in ids] == [3, 500, 19_999]
+    one = api.get(f"{sim.url}/api/v2/analytics/conversations/{ids[1]}/details", timeout=10)
+    assert one.json() == ds.conversation(500, sim.now, attributes=False)
+    many = api.get(
+        f"{sim.url}/api/v2/analytics/conversations/details",
+        params={"id": ",".join([*ids, "00000000-0000-4000-a000-000000000000"])},
+        timeout=10,
+    ).json()
+    assert [c["conversationId"] for c in many["conversations"]] == ids
+    forged = ("f" if ids[0][0] != "f" else "e") + ids[0][1:]
+    missing = api.get(f"{sim.url}/api/v2/analytics/conversations/{forged}/details", timeout=10)
+    assert_error_body(missing, 404, "not.found")
+    sim.now = datetime(2024, 1, 2, tzinfo=UTC)
+    future = api.get(f"{sim.url}/api/v2/analytics/conversations/{ids[2]}/details", timeout=10)
+    assert_error_body(future, 404)
