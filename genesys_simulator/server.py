@@ -548,6 +548,7 @@ class Simulator:
         job = self._job(job_id, kind)
         with self._lock:
             job.deleted = True
+            self._jobs.pop(job_id, None)  # forget it: long benchmarks submit many jobs
 
     def _encode_cursor(self, job: Job, position: int, repeats: int, emitted: int) -> str:
         payload = json.dumps({"s": job.signature, "p": position, "r": repeats, "n": emitted})
