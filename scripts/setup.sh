@@ -1,0 +1,73 @@
+#!/usr/bin/env bash
+# Install everything the project needs: the tap's venv, Meltano's venv and the Meltano plugins.
+# Safe to run again; it only redoes a step whose inputs changed. SETUP_FORCE=1 redoes all.
+set -euo pipefail
+
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+cd "$ROOT"
+
+PYTHON="${PYTHON:-python3}"
+FORCE="${SETUP_FORCE:-0}"
+MELTANO_SPEC="${MELTANO_SPEC:-meltano>=4,<5}"
+
+log() { printf 'setup: %s\n' "$*" >&2; }
+
+fingerprint() {
+    cat "$@" | sha256sum | cut -d' ' -f1
+}
+
+up_to_date() {
+    local stamp="$1" want="$2"
+    [[ "$FORCE" != "1" && -f "$stamp" && "$(cat "$stamp")" == "$want" ]]
+}
+
+pip_quiet() {
+    "$@" --quiet --disable-pip-version-check 2> >(grep -v '^WARNING: Location' >&2)
+}
+
+# 1. The tap's own venv, with the test tools.
+TAP_STAMP=".venv/.setup-stamp"
+TAP_WANT="$(fingerprint pyproject.toml)"
+if [[ ! -x .venv/bin/python ]]; then
+    log "creating .venv"
+    "$PYTHON" -m venv .venv
+fi
+if ! up_to_date "$TAP_STAMP" "$TAP_WANT" || [[ ! -x .venv/bin/tap-genesys-analytics ]]; then
+    log "installing the tap into .venv"
+    pip_quiet .venv/bin/python -m pip install -e ".[test]"
+    printf '%s\n' "$TAP_WANT" > "$TAP_STAMP"
+fi
+
+# 2. Meltano in a venv of its own: its dependencies conflict with the tap's.
+MELTANO_STAMP=".venv-meltano/.setup-stamp"
+if [[ ! -x .venv-meltano/bin/python ]]; then
+    log "creating .venv-meltano"
+    "$PYTHON" -m venv .venv-meltano
+fi
+if ! up_to_date "$MELTANO_STAMP" "$MELTANO_SPEC" || [[ ! -x .venv-meltano/bin/meltano ]]; then
+    log "installing Meltano into .venv-meltano"
+    pip_quiet .venv-meltano/bin/python -m pip install "$MELTANO_SPEC"
+    printf '%s\n' "$MELTANO_SPEC" > "$MELTANO_STAMP"
+fi
+
+# 3. The plugins of meltano.yml, each in its own venv under .meltano/.
+PLUGINS_STAMP=".meltano/.setup-stamp"
+PLUGINS_WANT="$(fingerprint meltano.yml pyproject.toml "$MELTANO_STAMP")"
+plugins_present() {
+    local exe
+    for exe in extractors/tap-genesys-analytics/venv/bin/tap-genesys-analytics \
+        loaders/target-duckdb/venv/bin/target-duckdb \
+        loaders/target-jsonl/venv/bin/target-jsonl \
+        loaders/target-postgres/venv/bin/target-postgres \
+        loaders/target-csv/venv/bin/target-csv; do
+        [[ -x ".meltano/$exe" ]] || return 1
+    done
+}
+if ! up_to_date "$PLUGINS_STAMP" "$PLUGINS_WANT" || ! plugins_present; then
+    log "installing Meltano plugins into .meltano/"
+    MELTANO_SEND_ANONYMOUS_USAGE_STATS=false .venv-meltano/bin/meltano --log-level=warning install
+    printf '%s\n' "$PLUGINS_WANT" > "$PLUGINS_STAMP"
+fi
+
+mkdir -p output
+log "ready (.venv, .venv-meltano, .meltano/)"

@@ -1,0 +1,189 @@
+"""End to end through Meltano: ``meltano run tap-genesys-analytics <loader>`` against the simulator.
+
+Every test here needs ``.venv-meltano`` and the plugins under ``.meltano/`` (``scripts/setup.sh``
+installs both); the ``meltano`` fixture skips the module's tests when Meltano is not installed.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import subprocess
+import sys
+import uuid
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from pathlib import Path
+
+import duckdb
+import pytest
+
+from genesys_simulator import Dataset, Simulator
+
+ROOT = Path(__file__).resolve().parents[1]
+MELTANO = ROOT / ".venv-meltano" / "bin" / "meltano"
+POSTGRES_PYTHON = ROOT / ".meltano" / "loaders" / "target-postgres" / "venv" / "bin" / "python"
+
+START = datetime(2024, 1, 1, tzinfo=UTC)
+END = datetime(2024, 1, 31, tzinfo=UTC)
+CONVERSATIONS = 3000
+SIM_CLIENT_ID = "sim-client"
+SIM_CLIENT_SECRET = "sim-secret"  # noqa: S105
+DUCKDB_SCHEMA = "tap_genesys_analytics"
+DUCKDB_IDS = "SELECT conversationId FROM tap_genesys_analytics.conversation_details"
+
+
+@pytest.fixture(scope="session")
+def meltano() -> Path:
+    """The project's Meltano executable; skips when it is not installed."""
+    if not MELTANO.exists():
+        pytest.skip(f"{MELTANO.relative_to(ROOT)} is missing: run scripts/setup.sh to install it")
+    return MELTANO
+
+
+@pytest.fixture(scope="session")
+def dataset() -> Dataset:
+    return Dataset(seed=1, start=START, days=30, conversations=CONVERSATIONS)
+
+
+@pytest.fixture(scope="session")
+def simulator(dataset: Dataset) -> Iterator[Simulator]:
+    sim = Simulator(
+        dataset, client_id=SIM_CLIENT_ID, client_secret=SIM_CLIENT_SECRET, port=0
+    ).start()
+    try:
+        yield sim
+    finally:
+        sim.stop()
+
+
+@pytest.fixture(scope="session")
+def truth(dataset: Dataset) -> set[str]:
+    return set(dataset.truth_ids(START, END))
+
+
+def run_meltano(
+    meltano: Path, simulator: Simulator, state_dir: Path, loader: str, extra_env: dict[str, str]
+) -> None:
+    """Run the pipeline with the extractor aimed at ``simulator``; fail with Meltano's log."""
+    env = {
+        **os.environ,
+        "MELTANO_SEND_ANONYMOUS_USAGE_STATS": "false",
+        "MELTANO_STATE_BACKEND_URI": state_dir.as_uri(),
+        "TAP_GENESYS_ANALYTICS_API_URL": simulator.url,
+        "TAP_GENESYS_ANALYTICS_LOGIN_URL": simulator.url,
+        "TAP_GENESYS_ANALYTICS_CLIENT_ID": SIM_CLIENT_ID,
+        "TAP_GENESYS_ANALYTICS_CLIENT_SECRET": SIM_CLIENT_SECRET,
+        "TAP_GENESYS_ANALYTICS_START_DATE": START.isoformat(),
+        "TAP_GENESYS_ANALYTICS_END_DATE": END.isoformat(),
+        **extra_env,
+    }
+    proc = subprocess.run(
+        [str(meltano), "run", "--full-refresh", "tap-genesys-analytics", loader],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=600,
+        check=False,
+    )
+    log = (proc.stdout + proc.stderr)[-6000:]
+    assert proc.returncode == 0, f"meltano run exited {proc.returncode}:\n{log}"
+
+
+def test_meltano_run_into_duckdb_loads_exactly_the_truth(
+    meltano: Path, simulator: Simulator, truth: set[str], tmp_path: Path
+) -> None:
+    db = tmp_path / "genesys.duckdb"
+    run_meltano(
+        meltano,
+        simulator,
+        tmp_path / "state",
+        "target-duckdb",
+        {"TARGET_DUCKDB_FILEPATH": str(db), "TARGET_DUCKDB_DEFAULT_TARGET_SCHEMA": DUCKDB_SCHEMA},
+    )
+
+    con = duckdb.connect(str(db), read_only=True)
+    try:
+        ids = [row[0] for row in con.execute(DUCKDB_IDS).fetchall()]
+    finally:
+        con.close()
+
+    assert len(truth) > 0
+    assert set(ids) == truth
+    assert len(ids) == len(set(ids))
+
+
+def _postgres_reachable() -> bool:
+    host = os.environ.get("TARGET_POSTGRES_HOST", "127.0.0.1")
+    port = int(os.environ.get("TARGET_POSTGRES_PORT", "5432"))
+    with socket.socket() as sock:
+        sock.settimeout(1)
+        return sock.connect_ex((host, port)) == 0
+
+
+POSTGRES_IDS = """
+import json, os, sys
+import psycopg
+from psycopg import sql
+schema = sys.argv[1]
+conn = psycopg.connect(
+    host=os.environ.get("TARGET_POSTGRES_HOST", "127.0.0.1"),
+    port=int(os.environ.get("TARGET_POSTGRES_PORT", "5432")),
+    user=os.environ.get("TARGET_POSTGRES_USER", "postgres"),
+    password=os.environ["TARGET_POSTGRES_PASSWORD"],
+    dbname=os.environ.get("TARGET_POSTGRES_DATABASE", "postgres"),
+    autocommit=True,
+)
+with conn:
+    if sys.argv[2] == "drop":
+        conn.execute(sql.SQL("DROP SCHEMA IF EXISTS {} CASCADE").format(sql.Identifier(schema)))
+    else:
+        rows = conn.execute(
+            sql.SQL('SELECT "conversationId" FROM {}.conversation_details').format(
+                sql.Identifier(schema)
+            )
+        ).fetchall()
+        json.dump([r[0] for r in rows], sys.stdout)
+"""
+
+
+def _postgres(schema: str, action: str) -> str:
+    proc = subprocess.run(
+        [str(POSTGRES_PYTHON), "-c", POSTGRES_IDS, schema, action],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    return proc.stdout
+
+
+def test_meltano_run_into_postgres_loads_exactly_the_truth(
+    meltano: Path, simulator: Simulator, truth: set[str], tmp_path: Path
+) -> None:
+    if "TARGET_POSTGRES_PASSWORD" not in os.environ or not _postgres_reachable():
+        pytest.skip("no PostgreSQL: scripts/test.sh starts one and sets TARGET_POSTGRES_*")
+    if not POSTGRES_PYTHON.exists():
+        pytest.skip("target-postgres is not installed: run scripts/setup.sh")
+    schema = f"pytest_genesys_{uuid.uuid4().hex[:8]}"
+    try:
+        run_meltano(
+            meltano,
+            simulator,
+            tmp_path / "state",
+            "target-postgres",
+            {"TARGET_POSTGRES_DEFAULT_TARGET_SCHEMA": schema},
+        )
+        ids = json.loads(_postgres(schema, "select"))
+    finally:
+        _postgres(schema, "drop")
+
+    assert set(ids) == truth
+    assert len(ids) == len(set(ids))
+
+
+if __name__ == "__main__":
+    sys.exit(pytest.main([__file__, "-q"]))
