@@ -28,7 +28,7 @@ from typing import Any
 
 from tap_genesys_analytics.client import Page
 from tap_genesys_analytics.dedup import Deduplicator
-from tap_genesys_analytics.errors import ExtractionError
+from tap_genesys_analytics.errors import ExtractionError, GenesysError
 from tap_genesys_analytics.jobs import JobLostError, JobsAPI
 from tap_genesys_analytics.settings import Settings
 from tap_genesys_analytics.windows import (
@@ -346,7 +346,12 @@ class ChunkRunner:
                 continue
             body = self.spec.job_body(window, True)
             context = f"{self.spec.label} {window.interval}"
-            self._ahead[window.interval] = self.spec.jobs.submit(body, context=context)
+            try:
+                self._ahead[window.interval] = self.spec.jobs.submit(body, context=context)
+            except GenesysError as exc:
+                # Only an optimisation: the chunk submits its own job when its turn comes.
+                LOGGER.warning("Could not submit the job for %s ahead: %s", context, exc)
+                return
 
     def _maybe_log_progress(self) -> None:
         now = time.monotonic()

@@ -7,6 +7,7 @@ and the token are shared by all streams and worker threads.
 from __future__ import annotations
 
 import dataclasses
+import http.client
 import logging
 import threading
 import zlib
@@ -15,6 +16,7 @@ from typing import Any
 
 import backoff
 import requests
+import urllib3
 from requests.adapters import HTTPAdapter
 
 from tap_genesys_analytics.auth import GenesysAuthenticator
@@ -36,7 +38,7 @@ LOGGER = logging.getLogger("tap-genesys-analytics")
 USER_AGENT = "tap-genesys-analytics/0.1"
 READ_SIZE = 256 * 1024
 
-#: Transport failures that another try can fix.
+#: Transport failures that another try can fix (raw reads raise urllib3's own errors).
 TRANSIENT = (
     RetriableError,
     BadPageError,
@@ -45,6 +47,9 @@ TRANSIENT = (
     requests.exceptions.ChunkedEncodingError,
     requests.exceptions.ContentDecodingError,
     ConnectionResetError,
+    TimeoutError,
+    http.client.HTTPException,
+    urllib3.exceptions.HTTPError,
     zlib.error,
 )
 

@@ -95,7 +95,7 @@ class JobsAPI:
 
     def wait(self, job_id: str, *, context: str, poll_max: float, timeout: float) -> None:
         """Poll with growing waits until FULFILLED; raise :class:`JobLostError` on failure."""
-        delay = 0.25
+        delay = min(0.25, poll_max)
         deadline = self._clock() + timeout
         while True:
             state, data = self.status(job_id, context=context)

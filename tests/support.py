@@ -72,7 +72,7 @@ def sim_config(sim: Simulator, **overrides: Any) -> dict[str, Any]:
         "start_date": "2024-01-01T00:00:00Z",
         "end_date": "2024-01-31T00:00:00Z",
         "max_backoff_seconds": 0.2,
-        "job_poll_max_seconds": 0.2,
+        "job_poll_max_seconds": 0.05,
         "max_requests_per_minute": 100000,
     }
     config.update(overrides)

@@ -1,0 +1,150 @@
+"""Each fault switched on in the simulator: the emitted ids still equal the truth, each once."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.support import run_tap, run_tap_until, sim_config, truth
+
+
+def assert_exact(run: Any, sim: Any, **kw: Any) -> None:
+    assert run.returncode == 0, run.stderr[-3000:]
+    ids = run.ids()
+    assert len(ids) == len(set(ids)), "duplicates emitted"
+    assert set(ids) == truth(sim, **kw)
+
+
+FAULTS = {
+    "transient_errors": {"error_rate": 0.25},
+    "cut_bodies": {"cut_body_rate": 0.3},
+    "bad_json": {"bad_json_rate": 0.3},
+    "job_fails_once": {"job_fail_once": True},
+    "cursor_drift": {"repeat_records": 7},
+    "short_tokens": {"token_ttl_seconds": 1, "job_latency_seconds": 0.4},
+}
+
+
+@pytest.mark.parametrize("faults", FAULTS.values(), ids=FAULTS.keys())
+def test_fault_is_survived_exactly(tmp_path: Path, make_sim, faults: dict[str, Any]) -> None:
+    sim = make_sim(conversations=3000, **faults)
+    run = run_tap(tmp_path, sim_config(sim, page_size=200, max_retries=12))
+    assert_exact(run, sim)
+
+
+def test_transient_errors_are_logged_and_retried(tmp_path: Path, make_sim) -> None:
+    sim = make_sim(conversations=1500, error_rate=0.3)
+    run = run_tap(tmp_path, sim_config(sim, page_size=200, max_retries=12))
+    assert_exact(run, sim)
+    assert "Retrying" in run.stderr
+    assert sum(n for status, n in sim.stats.statuses.items() if status >= 400) > 0
+
+
+def test_silent_truncation_is_detected_and_split(tmp_path: Path, make_sim) -> None:
+    # 1500 over 15 days is ~100 a day, ~700 a 7-day chunk: a job over 60 loses records silently,
+    # so chunks are halved down to days, and days are read again in 12-hour windows.
+    sim = make_sim(conversations=1500, days=15, truncate_jobs_over=60)
+    run = run_tap(tmp_path, sim_config(sim, page_size=100, end_date="2024-01-16T00:00:00Z"))
+    assert_exact(run, sim, end="2024-01-16")
+    assert "splitting into" in run.stderr
+    assert "reading the day again in 12-hour windows" in run.stderr
+
+
+def test_truncation_below_one_hour_gives_a_clear_error(tmp_path: Path, make_sim) -> None:
+    sim = make_sim(conversations=3000, truncate_jobs_over=1)
+    run = run_tap(tmp_path, sim_config(sim, page_size=100, end_date="2024-01-02T00:00:00Z"))
+    assert run.returncode == 1
+    assert "even in 1-hour windows" in run.error_line
+    assert "Traceback" not in run.stderr
+
+
+def test_the_limiter_prevents_429s(tmp_path: Path, make_sim) -> None:
+    # A strict 30-per-rolling-minute server, a tap paced at 27/min: ~36 requests, never a 429.
+    sim = make_sim(conversations=2000, rate_limit_per_minute=30, job_latency_seconds=0.0)
+    config = sim_config(sim, page_size=100, chunk_days=10, max_requests_per_minute=27)
+    config["max_jobs_in_flight"] = 1
+    run = run_tap(tmp_path, config)
+    assert_exact(run, sim)
+    assert sum(sim.stats.requests.values()) - sim.stats.requests["token"] > 30
+    assert sim.stats.rate_limited == 0
+    assert sim.stats.statuses[429] == 0
+
+
+def test_429_retry_after_is_honoured(tmp_path: Path, make_sim) -> None:
+    # Injected 429s carry Retry-After: 1; the configured backoff cap is 0.2 s, so every wait
+    # after a 429 that is at least 1 s proves the header won over the local policy.
+    sim = make_sim(conversations=800, error_rate=0.3, error_statuses=(429,))
+    config = sim_config(sim, page_size=100, max_retries=12, max_backoff_seconds=0.2)
+    run = run_tap(tmp_path, config)
+    assert_exact(run, sim)
+    waits = [
+        float(re.search(r" in ([0-9.]+) s ", line).group(1))
+        for line in run.stderr.splitlines()
+        if "Retrying" in line and "HTTP 429" in line
+    ]
+    assert waits, "some 429s were injected"
+    assert min(waits) >= 1.0
+
+
+def test_retries_run_out_with_one_clear_line(tmp_path: Path, make_sim) -> None:
+    sim = make_sim(conversations=1000, job_latency_seconds=0.3)
+    config = sim_config(sim, max_retries=2, page_size=100, max_jobs_in_flight=1)
+
+    def break_after_first_pages(messages: list[dict]) -> bool:
+        if sum(m["type"] == "STATE" for m in messages) >= 3:
+            sim.set_faults(error_rate=1.0, error_statuses=(503,))
+        return False
+
+    run = run_tap_until(tmp_path, config, break_after_first_pages)
+    assert run.returncode == 1
+    line = run.error_line
+    assert line.startswith("tap-genesys-analytics: error: GET /api/v2/analytics/conversations/")
+    assert re.search(r"\d{4}-\d\d-\d\dT00:00:00.000Z/\d{4}-\d\d-\d\dT00:00:00.000Z", line)
+    assert "HTTP 503" in line
+    assert "code=" in line
+    assert "still failing after 3 tries" in line
+    assert "Traceback" not in run.stderr
+    cursor_states = [
+        s
+        for s in run.states
+        if s["bookmarks"]["conversation_details"].get("chunk", {}).get("cursor")
+    ]
+    assert cursor_states, "the STATE reached is out before the error"
+
+
+def test_a_403_names_the_missing_permission(tmp_path: Path, make_sim) -> None:
+    sim = make_sim(conversations=500, error_rate=1.0, error_statuses=(403,))
+    run = run_tap(tmp_path, sim_config(sim))
+    assert run.returncode == 1
+    assert "analytics:conversationDetail:view" in run.error_line
+    assert "Retrying" not in run.stderr, "a 403 is not retried"
+
+
+def test_a_rejected_filter_shows_the_api_message(tmp_path: Path, make_sim) -> None:
+    sim = make_sim(conversations=500)
+    bad = [{"type": "xor", "predicates": [{"dimension": "mediaType", "value": "voice"}]}]
+    run = run_tap(tmp_path, sim_config(sim, segment_filters=bad))
+    assert run.returncode == 1
+    assert "HTTP 400" in run.error_line
+    assert "message=" in run.error_line
+    assert "Retrying" not in run.stderr
+
+
+def test_all_faults_at_once_over_50k(tmp_path: Path, make_sim) -> None:
+    sim = make_sim(
+        conversations=50_000,
+        error_rate=0.03,
+        cut_body_rate=0.03,
+        bad_json_rate=0.03,
+        token_ttl_seconds=4,
+        job_fail_once=True,
+        repeat_records=5,
+        truncate_jobs_over=6000,
+        rate_limit_per_minute=300,
+    )
+    run = run_tap(tmp_path, sim_config(sim, max_retries=15, max_requests_per_minute=240))
+    assert_exact(run, sim)
+    assert "splitting into" in run.stderr
