@@ -30,9 +30,11 @@ from tap_genesys_analytics.client import Page
 from tap_genesys_analytics.dedup import Deduplicator
 from tap_genesys_analytics.errors import ExtractionError, GenesysError
 from tap_genesys_analytics.jobs import JobLostError, JobsAPI
+from tap_genesys_analytics.query import DetailsQuery
 from tap_genesys_analytics.settings import Settings
 from tap_genesys_analytics.windows import (
     DateWindow,
+    floor_day,
     iso,
     parse_interval,
     parse_iso,
@@ -42,6 +44,7 @@ from tap_genesys_analytics.windows import (
 LOGGER = logging.getLogger("tap-genesys-analytics")
 SUB_DAY_HOURS = (12, 6, 3, 1)
 PROGRESS_SECONDS = 30.0
+QUERY_SWEEPS = 3
 
 Record = dict[str, Any]
 
@@ -56,6 +59,9 @@ class ExtractSpec:
     job_body: Callable[[DateWindow, bool], dict[str, Any]]
     expected_count: Callable[[DateWindow], int] | None
     label: str
+    #: False for a record that is not final yet (a conversation still live): it is counted but
+    #: not emitted, and the watermark stays before it so a later run picks it up.
+    is_final: Callable[[Record], bool] = lambda _record: True
 
 
 class ChunkRunner:
@@ -83,42 +89,114 @@ class ChunkRunner:
         self._chunk_no = 0
         self._chunk_total = 0
         self._range: DateWindow | None = None
+        self._hold: dt.datetime | None = None
+        self.live_skipped = 0
 
     # -- the run -----------------------------------------------------------------------------
 
-    def run(self, start: dt.datetime, end: dt.datetime) -> Iterator[Record]:
-        """Yield every record that started in ``[start, end)``, each once."""
+    def plan(
+        self,
+        start_date: dt.datetime,
+        end: dt.datetime,
+        availability: dt.datetime | None,
+    ) -> tuple[DateWindow | None, dt.datetime]:
+        """Decide this run's range and where the query takes over from jobs.
+
+        An unfinished run (``state["run"]`` present) is resumed with its own range from the
+        watermark; a new run starts ``lookback_days`` before min(bookmark, last availability seen).
+        Jobs serve whole days before the availability day; the details query serves the rest.
+        """
+        run = self.state.get("run")
         watermark = self.state.get("watermark")
-        if watermark:
-            start = max(start, parse_iso(str(watermark)))
+        if run and watermark:
+            start = parse_iso(str(watermark))
+            end = parse_iso(str(run["end"]))
+            query_from = parse_iso(str(run["query_from"]))
+            LOGGER.info("%s: resuming an interrupted run at %s", self.spec.label, watermark)
+        else:
+            start = start_date
+            if watermark:
+                base = parse_iso(str(watermark))
+                seen = self.state.get("data_availability")
+                if seen:
+                    base = min(base, parse_iso(str(seen)))
+                start = max(start_date, base - dt.timedelta(days=self.settings.lookback_days))
+            query_from = end if availability is None else max(start, floor_day(availability))
+            query_from = min(query_from, end)
+            if availability is not None:
+                self.state["data_availability"] = iso(availability)
+            if start < end:
+                self.state["run"] = {
+                    "start": iso(start),
+                    "end": iso(end),
+                    "query_from": iso(query_from),
+                }
+                self.state["watermark"] = iso(start)
         if start >= end:
+            return None, end
+        return DateWindow(start, end), query_from
+
+    def run(
+        self,
+        start_date: dt.datetime,
+        end: dt.datetime,
+        *,
+        availability: dt.datetime | None = None,
+        query: DetailsQuery | None = None,
+    ) -> Iterator[Record]:
+        """Yield every final record that started in the run's range, each once per run."""
+        window, query_from = self.plan(start_date, end, availability if query else None)
+        if window is None:
             LOGGER.info("%s: nothing to extract before %s", self.spec.label, iso(end))
             return
-        self._range = DateWindow(start, end)
-        chunks = list(plan_chunks(start, end, self.settings.chunk_days))
+        self._range = window
+        chunks: list[tuple[DateWindow, bool]] = []
+        if window.start < query_from:
+            job_part = plan_chunks(window.start, query_from, self.settings.chunk_days)
+            chunks += [(c, False) for c in job_part]
+        if query_from < window.end and query is not None:
+            chunks += [(c, True) for c in plan_chunks(query_from, window.end, 1)]
+        job_chunks = [c for c, by_query in chunks if not by_query]
         self._chunk_total = len(chunks)
         LOGGER.info(
-            "%s: extracting %s in %d chunk(s) of up to %d day(s)",
+            "%s: extracting %s in %d chunk(s): %d by async jobs (up to %d days each), %d by the "
+            "details query (data newer than the jobs' availability date %s)",
             self.spec.label,
-            self._range.interval,
+            window.interval,
             len(chunks),
+            len(job_chunks),
             self.settings.chunk_days,
+            len(chunks) - len(job_chunks),
+            iso(query_from) if query is not None else "n/a",
         )
         try:
-            for number, chunk in enumerate(chunks, start=1):
+            for number, (chunk, by_query) in enumerate(chunks, start=1):
                 self._chunk_no = number
-                self._submit_ahead(chunks[number : number + self.settings.max_jobs_in_flight - 1])
+                ahead = job_chunks[job_chunks.index(chunk) + 1 :] if not by_query else []
+                self._submit_ahead(ahead[: self.settings.max_jobs_in_flight - 1])
                 before = self.emitted
                 chunk_started = time.monotonic()
-                yield from self._extract_chunk(chunk)
-                self.state["watermark"] = iso(min(chunk.end, end))
-                self.state.pop("chunk", None)
-                self.save_state()
+                if by_query:
+                    assert query is not None  # noqa: S101 - by_query implies a query
+                    yield from self._query_chunk(chunk, query)
+                else:
+                    yield from self._extract_chunk(chunk)
+                self._advance(min(chunk.end, window.end))
                 self._log_chunk_done(chunk, self.emitted - before, chunk_started)
         finally:
             for job_id in self._ahead.values():
                 self.spec.jobs.delete(job_id)
             self._ahead.clear()
+        self.state.pop("run", None)
+        self.save_state()
+
+    def _advance(self, position: dt.datetime) -> None:
+        """Move the watermark to ``position``, but never past a conversation still live."""
+        if self._hold is not None:
+            position = min(position, self._hold)
+        self.state["watermark"] = iso(position)
+        self.state.pop("chunk", None)
+        self.save_state()
 
     def _extract_chunk(self, chunk: DateWindow) -> Iterator[Record]:
         self.dedup.reset()
@@ -212,6 +290,7 @@ class ChunkRunner:
         emit_window = self._range
         key = self.spec.key
         start_of = self.spec.start_of
+        is_final = self.spec.is_final
         pages = int((self.state.get("chunk") or {}).get("pages", 0))
         while True:
             page = Page()
@@ -232,6 +311,9 @@ class ChunkRunner:
                     self.counts[started[:10]] += 1
                     if not emit_window.contains_text(started):
                         continue
+                if not is_final(record):
+                    self._hold_for(started)
+                    continue
                 self.emitted += 1
                 yield record
             pages += 1
@@ -244,6 +326,87 @@ class ChunkRunner:
             # The last page: the chunk's position stays on the last good cursor until verified.
             self._save_chunk(job_id=job_id, cursor=cursor, pages=pages, done=True)
             return
+
+    def _query_chunk(self, chunk: DateWindow, query: DetailsQuery) -> Iterator[Record]:
+        """Page one day of the details query; re-read it when records shifted between pages."""
+        assert self._range is not None  # noqa: S101 - set by run()
+        self.dedup.reset()
+        self.counts = collections.Counter()
+        saved = self.state.get("chunk") or {}
+        page_number = 1
+        if saved.get("interval") == chunk.interval and saved.get("source") == "query":
+            page_number = int(saved.get("page", 0)) + 1
+            LOGGER.info(
+                "%s: resuming query %s at page %d", self.spec.label, chunk.interval, page_number
+            )
+        self.state["chunk"] = {
+            "interval": chunk.interval,
+            "source": "query",
+            "page": page_number - 1,
+        }
+        emit_window = self._range
+        expected = 0
+        for sweep in range(1, QUERY_SWEEPS + 1):
+            while True:
+                page = Page()
+                for record in query.page(chunk, page_number, page):
+                    started = self.spec.start_of(record)
+                    if started is None or not chunk.contains_text(started):
+                        continue
+                    if not self.dedup.first_time(self.spec.key(record)):
+                        continue
+                    self.counts[started[:10]] += 1
+                    if not emit_window.contains_text(started):
+                        continue
+                    if not self.spec.is_final(record):
+                        self._hold_for(started)
+                        continue
+                    self.emitted += 1
+                    yield record
+                expected = int(page.scalars.get("totalHits") or 0)
+                self.state["chunk"]["page"] = page_number
+                self.save_state()
+                self._maybe_log_progress()
+                if page.records < self.settings.query_page_size or (
+                    page_number * self.settings.query_page_size >= expected
+                ):
+                    break
+                page_number += 1
+            got = self._counted(chunk)
+            if self._complete(expected, got):
+                return
+            LOGGER.warning(
+                "%s query %s: %d of %d records after sweep %d (live data moved between pages); "
+                "reading the day again",
+                self.spec.label,
+                chunk.interval,
+                got,
+                expected,
+                sweep,
+            )
+            page_number = 1
+        LOGGER.warning(
+            "%s query %s: still %d of %d after %d sweeps; the bookmark stays before this day "
+            "so the next run reads it again",
+            self.spec.label,
+            chunk.interval,
+            self._counted(chunk),
+            expected,
+            QUERY_SWEEPS,
+        )
+        self._hold_at(chunk.start)
+
+    def _hold_for(self, started: str | None) -> None:
+        """A record is not final yet: keep the watermark at or before its start."""
+        if started is None:
+            return
+        self.live_skipped += 1
+        self._hold_at(parse_iso(started))
+
+    def _hold_at(self, when: dt.datetime) -> None:
+        """Keep the watermark at or before ``when`` for the rest of this run."""
+        if self._hold is None or when < self._hold:
+            self._hold = when
 
     # -- completeness ------------------------------------------------------------------------
 

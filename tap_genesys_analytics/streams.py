@@ -12,9 +12,9 @@ from singer_sdk import Stream
 from singer_sdk.helpers.conform import TypeConformanceLevel
 
 from tap_genesys_analytics.chunks import ChunkRunner, ExtractSpec
-from tap_genesys_analytics.counts import DetailsQuery
 from tap_genesys_analytics.jobs import CONVERSATION_JOBS, JobsAPI
-from tap_genesys_analytics.windows import DateWindow
+from tap_genesys_analytics.query import DetailsQuery
+from tap_genesys_analytics.windows import DateWindow, parse_iso
 
 if TYPE_CHECKING:
     from singer_sdk.helpers.types import Context
@@ -61,23 +61,31 @@ class ConversationDetailsStream(GenesysStream):
         settings = self.genesys_tap.settings
         client = self.genesys_tap.client
         query = DetailsQuery(client, settings)
+        jobs = JobsAPI(client, CONVERSATION_JOBS)
         spec = ExtractSpec(
-            jobs=JobsAPI(client, CONVERSATION_JOBS),
+            jobs=jobs,
             key=lambda r: str(r.get("conversationId")),
             start_of=_conversation_start,
             job_body=self._job_body,
             expected_count=query.total_hits,
             label=self.name,
+            is_final=lambda r: bool(r.get("conversationEnd")),
         )
         runner = ChunkRunner(spec, settings, self.stream_state, self.save_state)
-        end = settings.end_date or dt.datetime.now(UTC)
-        yield from runner.run(settings.start_date, end)
+        lag = dt.timedelta(minutes=settings.safety_lag_minutes)
+        end = settings.end_date or dt.datetime.now(UTC) - lag
+        available = jobs.availability()
+        availability = parse_iso(available) if available else None
+        self.logger.info("%s: jobs hold data up to %s", self.name, available or "(not reported)")
+        yield from runner.run(settings.start_date, end, availability=availability, query=query)
         self.logger.info(
-            "%s: %d records emitted, %d repeats dropped, %d windows re-read after a short count",
+            "%s: %d records emitted, %d repeats dropped, %d windows re-read after a short "
+            "count, %d live conversations left for a later run",
             self.name,
             runner.emitted,
             runner.dedup.dropped,
             runner.splits,
+            runner.live_skipped,
         )
 
     def _job_body(self, window: DateWindow, start_of_day: bool) -> dict[str, Any]:

@@ -169,8 +169,18 @@ def start_sim(
 def truth(
     sim: Simulator, start: str = "2024-01-01", end: str = "2024-01-31", **kw: Any
 ) -> set[str]:
-    """The simulator's ground truth: ids that started in ``[start, end)``."""
-    return set(sim.dataset.truth_ids(day(start), day(end), **kw))
+    """The simulator's ground truth: ids that started in ``[start, end)`` and have ended.
+
+    Conversations still live at the simulator's clock are not final, so the tap holds them
+    back for a later run; ``live=True`` includes them.
+    """
+    include_live = kw.pop("live", False)
+    ids = set(sim.dataset.truth_ids(day(start), day(end), **kw))
+    if include_live:
+        return ids
+    now_ms = int(sim.now.timestamp() * 1000)
+    ds = sim.dataset
+    return {cid for cid in ids if ds.core(ds.index_of(cid)).end_ms <= now_ms}
 
 
 def wait_until(predicate: Callable[[], bool], timeout: float = 10.0) -> None:

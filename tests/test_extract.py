@@ -30,8 +30,15 @@ def test_extracts_exactly_the_truth_with_state_after_every_page(tmp_path: Path, 
     # One STATE per results page at least (plus chunk ends): never the SDK's 10,000-record cadence.
     assert len(run.states) >= pages
     final = run.last_state["bookmarks"]["conversation_details"]
-    assert final["watermark"] == "2024-01-31T00:00:00.000Z"
+    # The bookmark stops at the first conversation still live at the simulator's clock.
+    live = truth(sim, live=True) - truth(sim)
+    assert live, "the dataset has long conversations still live at its clock"
+    ds = sim.dataset
+    first_live = min(ds.core(ds.index_of(cid)).start_ms for cid in live)
+    held = dt.datetime.fromtimestamp(first_live // 1000, tz=dt.timezone.utc)
+    assert final["watermark"].startswith(held.strftime("%Y-%m-%dT%H:%M:%S"))
     assert "chunk" not in final
+    assert "run" not in final
 
 
 def test_job_bodies_hold_only_fields_the_api_defines(tmp_path: Path, make_sim) -> None:
@@ -68,11 +75,17 @@ def test_partial_days_are_exact(tmp_path: Path, make_sim) -> None:
     )
     run = run_tap(tmp_path, config)
     assert run.returncode == 0, run.stderr
-    window = [
-        dt.datetime.fromisoformat(config[k].replace("Z", "+00:00"))
+    low, high = (
+        int(dt.datetime.fromisoformat(config[k].replace("Z", "+00:00")).timestamp() * 1000)
         for k in ("start_date", "end_date")
-    ]
-    expected = set(sim.dataset.truth_ids(*window))
+    )
+    ds = sim.dataset
+    expected = {
+        cid
+        for cid in truth(sim, "2024-01-03", "2024-01-10")
+        if low <= ds.core(ds.index_of(cid)).start_ms < high
+    }
+    assert expected
     assert set(run.ids()) == expected
     assert len(run.ids()) == len(expected)
 
@@ -138,13 +151,22 @@ def test_tokens_that_live_two_seconds_are_rotated(tmp_path: Path, make_sim) -> N
     assert len(run.ids()) == len(set(run.ids()))
 
 
-def test_finished_chunks_are_not_read_again(tmp_path: Path, make_sim) -> None:
+@pytest.mark.parametrize("lookback_days", [0, 2])
+def test_a_new_run_rereads_only_the_lookback(tmp_path: Path, make_sim, lookback_days: int) -> None:
     sim = make_sim(conversations=1000)
-    config = sim_config(sim)
+    config = sim_config(sim, lookback_days=lookback_days)
     first = run_tap(tmp_path, config)
     assert first.returncode == 0
+    watermark = first.last_state["bookmarks"]["conversation_details"]["watermark"]
     sim.reset_stats()
     second = run_tap(tmp_path, config, state=first.last_state)
     assert second.returncode == 0
-    assert second.ids() == []
-    assert sim.stats.requests["job_submit"] == 0
+    begin = dt.datetime.fromisoformat(watermark.replace("Z", "+00:00")) - dt.timedelta(
+        days=lookback_days
+    )
+    starts = [r["conversationStart"] for r in second.records()]
+    if lookback_days:
+        assert starts, "the lookback window is read again"
+    assert all(s >= begin.strftime("%Y-%m-%dT%H:%M:%S") for s in starts)
+    assert len(second.ids()) == len(set(second.ids()))
+    assert sim.stats.requests["job_submit"] <= 1 + lookback_days

@@ -1,14 +1,21 @@
-"""The details query, used to count: ``totalHits`` for a window, to catch silent truncation."""
+"""The synchronous details query: counts (``totalHits``) and the fresh tail jobs cannot serve yet.
+
+Paged by ``paging.pageNumber`` (no cursor), at most 100 per page and 100,000 results deep; it
+selects conversations by start day, so windows are whole UTC days.
+"""
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from typing import Any
 
-from tap_genesys_analytics.client import GenesysClient
+from tap_genesys_analytics.client import GenesysClient, Page
+from tap_genesys_analytics.errors import ExtractionError
 from tap_genesys_analytics.settings import Settings
 from tap_genesys_analytics.windows import DateWindow, split_for_limit
 
 QUERY_PATH = "/api/v2/analytics/conversations/details/query"
+MAX_RESULTS = 100_000
 
 
 class DetailsQuery:
@@ -49,3 +56,23 @@ class DetailsQuery:
             )
             total += int(data.get("totalHits") or 0)
         return total
+
+    def page(self, window: DateWindow, page_number: int, page: Page) -> Iterator[dict[str, Any]]:
+        """Stream one page of the query; ``page.scalars['totalHits']`` is filled at the end."""
+        if page_number * self.settings.query_page_size > MAX_RESULTS:
+            msg = (
+                f"details query for {window.interval} would page past the API's cap of "
+                f"{MAX_RESULTS} results; narrow it with conversation_filters/segment_filters"
+            )
+            raise ExtractionError(msg)
+        yield from self.client.stream(
+            "POST",
+            QUERY_PATH,
+            array_key="conversations",
+            scalar_keys=("totalHits",),
+            page=page,
+            body=self.body(
+                window, page_size=self.settings.query_page_size, page_number=page_number
+            ),
+            context=f"query {window.interval} page {page_number}",
+        )
