@@ -31,6 +31,8 @@ class Faults:
     availability_lag_seconds: float = 0.0
     max_results_page_size: int = 1000
     page_cache_bytes: int = 0
+    #: Honour ``Accept-Encoding: gzip``; off lets a benchmark measure plain JSON bodies.
+    gzip: bool = True
 
     def replace(self, **changes: Any) -> Faults:
         """Return a copy with ``changes`` applied, rejecting unknown field names."""

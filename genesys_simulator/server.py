@@ -920,6 +920,7 @@ class _Handler(BaseHTTPRequestHandler):
         if (
             compress
             and len(body) > 512
+            and self.sim.faults.gzip
             and "gzip" in (self.headers.get("Accept-Encoding") or "")
             and "Content-Encoding" not in extra
         ):
@@ -1045,7 +1046,7 @@ class _Handler(BaseHTTPRequestHandler):
 
     def _job_results(self, job_id: str, query: dict[str, list[str]], kind: str) -> None:
         sim = self.sim
-        gzip_ok = "gzip" in (self.headers.get("Accept-Encoding") or "")
+        gzip_ok = sim.faults.gzip and "gzip" in (self.headers.get("Accept-Encoding") or "")
         body, count = sim.job_results(job_id, query, gzip_ok, kind)
         faults = sim.faults
         headers = {"Content-Encoding": "gzip"} if gzip_ok else {}

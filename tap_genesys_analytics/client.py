@@ -30,7 +30,7 @@ from tap_genesys_analytics.errors import (
     parse_error_body,
     retry_after_seconds,
 )
-from tap_genesys_analytics.parsing import BadPageError, PageParser
+from tap_genesys_analytics.parsing import BadPageError, EnvelopeError, PageParser
 from tap_genesys_analytics.ratelimit import RateLimiter, retry_waits
 from tap_genesys_analytics.settings import Settings
 
@@ -87,6 +87,7 @@ class GenesysClient:
         self._lock = threading.Lock()
         self.requests_sent = 0
         self.retries = 0
+        self._full_parse = False
 
     # -- public calls ------------------------------------------------------------------------
 
@@ -137,28 +138,34 @@ class GenesysClient:
         body: Mapping[str, Any] | None = None,
         params: Mapping[str, Any] | None = None,
         context: str = "",
+        first: bool = True,
     ) -> Iterator[dict[str, Any]]:
         """Yield a page's records as they are parsed from the socket, retrying the page.
 
         A try that fails half-way (cut-off body, garbled JSON, reset connection) is repeated
         from the start of the page, so records may be yielded twice: callers drop repeats by
-        key. ``page.scalars`` is filled from the try that succeeded. A page that lacks both
-        its array and every scalar key is not what we asked for and is retried.
+        key. ``page.scalars`` is filled from the try that succeeded. A page without its records
+        array is accepted only as the ``first`` page (an empty result: Genesys omits empty
+        arrays); anywhere else it is not what we asked for and is retried, so it can never end
+        a chunk early.
         """
         label = f"{method} {path}"
         try:
             for attempt in self._attempts(label, context):
                 with attempt:
-                    parser = PageParser(array_key, scalar_keys)
+                    parser = PageParser(array_key, scalar_keys, full=self._full_parse)
                     response = self._send(method, path, body=body, params=params, stream=True)
                     try:
                         self._check(method, path, response, context)
                         yield from self._parse(response, parser)
+                    except EnvelopeError as exc:
+                        LOGGER.info("%s: %s; parsing pages in full from now on", label, exc)
+                        self._full_parse = True
+                        raise RetriableError(str(exc), retry_after=0.0) from None
                     finally:
                         response.close()
-                    if parser.count == 0 and not any(parser.has_scalar(k) for k in scalar_keys):
-                        keys = ", ".join(scalar_keys)
-                        msg = f"{label}: page has neither {array_key!r} nor {keys}"
+                    if not parser.has_array and not first:
+                        msg = f"{label}: the page has no {array_key!r} array"
                         raise RetriableError(msg)
                     page.scalars = {
                         k: parser.scalar(k) for k in scalar_keys if parser.has_scalar(k)

@@ -130,6 +130,7 @@ class JobsAPI:
                 page=page,
                 params=params,
                 context=context,
+                first=not cursor,
             )
         except FatalAPIError as exc:
             if exc.status in {400, 404}:

@@ -75,4 +75,5 @@ class DetailsQuery:
                 window, page_size=self.settings.query_page_size, page_number=page_number
             ),
             context=f"query {window.interval} page {page_number}",
+            first=page_number == 1,
         )

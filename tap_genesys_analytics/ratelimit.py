@@ -34,7 +34,10 @@ class RateLimiter:
             raise ValueError(msg)
         self.per_minute = per_minute
         self.rate = per_minute / 60.0
-        self.capacity = float(burst if burst is not None else max(1, min(10, per_minute // 20)))
+        # A bucket must hold at least one token, or no caller could ever take one.
+        self.capacity = float(
+            max(1, burst) if burst is not None else max(1, min(10, per_minute // 20))
+        )
         self._clock = clock
         self._sleep = sleep
         self._lock = threading.Lock()
