@@ -6,6 +6,7 @@ Pure functions over aware datetimes; the stream decides what to do with each win
 from __future__ import annotations
 
 import dataclasses
+import functools
 import datetime as dt
 from collections.abc import Iterator
 
@@ -60,13 +61,13 @@ class DateWindow:
         key = timestamp[:19]
         return self._start_key <= key < self._end_key
 
-    @property
+    @functools.cached_property
     def _start_key(self) -> str:
-        return self.start.strftime("%Y-%m-%dT%H:%M:%S")
+        return self.start.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S")
 
-    @property
+    @functools.cached_property
     def _end_key(self) -> str:
-        return self.end.strftime("%Y-%m-%dT%H:%M:%S")
+        return self.end.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S")
 
     def halves(self) -> list[DateWindow]:
         """Split in two on a day boundary when longer than a day, else on an hour boundary."""
