@@ -41,8 +41,7 @@ def start_simulator(conversations: int, days: int, faults: dict[str, Any]) -> tu
         "--client-secret", CLIENT_SECRET,
     ]  # fmt: skip
     proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, text=True, cwd=ROOT)
-    assert proc.stdout is not None
-    banner = proc.stdout.readline()
+    banner = proc.stdout.readline() if proc.stdout else ""
     url = banner.split(" on ", 1)[1].split()[0]
     return proc, url
 
@@ -102,7 +101,8 @@ def run_floor(config: dict[str, Any], workdir: Path) -> dict[str, float]:
     """One floor run: jobs, cursor pages and ijson parsing, no Singer."""
     path = workdir / "floor.json"
     path.write_text(json.dumps(config))
-    return run_measured([PY, str(Path(__file__).with_name("floor.py")), str(path)], keep_stdout=True)
+    floor = str(Path(__file__).with_name("floor.py"))
+    return run_measured([PY, floor, str(path)], keep_stdout=True)
 
 
 def median_of(runs: int, func: Any, *args: Any) -> dict[str, float]:

@@ -1,7 +1,8 @@
 """The floor: the tap's HTTP and parsing work alone, with no Singer messages at all.
 
-Same jobs, same cursor pages, same streamed gzip inflate and ijson C parse as the tap; it
-prints ``{"records": N, "bytes": B}`` (B = JSON bytes after decompression).
+Same jobs, same cursor pages, same streamed gzip inflate and the tap's own one-pass ijson
+parser (``PageParser``), and nothing else. It prints ``{"records": N, "bytes": B}``, B being
+the JSON bytes after decompression.
 """
 
 from __future__ import annotations
@@ -12,15 +13,17 @@ import sys
 import time
 import zlib
 
-import ijson
 import requests
+
+from tap_genesys_analytics.parsing import PageParser
 
 BASE = "/api/v2/analytics/conversations/details/jobs"
 
 
 def main(path: str) -> int:
     """Extract every chunk of the config's range and count what was parsed."""
-    config = json.loads(open(path).read())  # noqa: PTH123, SIM115
+    with open(path) as handle:
+        config = json.load(handle)
     api = config["api_url"]
     session = requests.Session()
     token = session.post(
@@ -46,10 +49,7 @@ def main(path: str) -> int:
         while True:
             params = {"pageSize": 1000, **({"cursor": cursor} if cursor else {})}
             resp = session.get(f"{api}{BASE}/{job}/results", params=params, stream=True, timeout=60)
-            out: list = ijson.sendable_list()
-            cur: list = ijson.sendable_list()
-            items = ijson.items_coro(out, "conversations.item", use_float=False)
-            cursors = ijson.items_coro(cur, "cursor")
+            parser = PageParser("conversations", ("cursor", "dataAvailabilityDate"))
             inflate = (
                 zlib.decompressobj(zlib.MAX_WBITS | 16)
                 if resp.headers.get("Content-Encoding") == "gzip"
@@ -58,14 +58,9 @@ def main(path: str) -> int:
             while chunk := resp.raw.read(256 * 1024, decode_content=False):
                 data = inflate.decompress(chunk) if inflate else chunk
                 size += len(data)
-                items.send(data)
-                cursors.send(data)
-                records += len(out)
-                del out[:]
-            items.close()
-            cursors.close()
-            records += len(out)
-            cursor = cur[0] if cur else None
+                records += len(parser.feed(data))
+            records += len(parser.close())
+            cursor = parser.scalar("cursor")
             if not cursor:
                 break
         session.delete(f"{api}{BASE}/{job}", timeout=30)

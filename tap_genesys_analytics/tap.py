@@ -8,11 +8,11 @@ from typing import Any
 
 from singer_sdk import Tap
 from singer_sdk import typing as th
-from singer_sdk.contrib.msgspec import MsgSpecWriter
 
 from tap_genesys_analytics.client import GenesysClient
 from tap_genesys_analytics.settings import DEFAULTS, REGIONS, Settings
 from tap_genesys_analytics.streams import ConversationDetailsStream, GenesysStream
+from tap_genesys_analytics.writer import BufferedMsgSpecWriter
 
 FILTER_HELP = (
     "List of Genesys filter objects in the API's own shape, passed into the job body as is, "
@@ -30,7 +30,7 @@ class TapGenesysAnalytics(Tap):
 
     name = "tap-genesys-analytics"
     #: msgspec serialises RECORD messages several times faster than the default writer.
-    message_writer_class = MsgSpecWriter
+    message_writer_class = BufferedMsgSpecWriter
 
     config_jsonschema = th.PropertiesList(
         th.Property(

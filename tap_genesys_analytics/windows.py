@@ -6,8 +6,8 @@ Pure functions over aware datetimes; the stream decides what to do with each win
 from __future__ import annotations
 
 import dataclasses
-import functools
 import datetime as dt
+import functools
 from collections.abc import Iterator
 
 UTC = dt.timezone.utc
