@@ -14,6 +14,7 @@ second ijson pass for each scalar.
 
 from __future__ import annotations
 
+import decimal
 import json
 import re
 from collections.abc import Iterable
@@ -67,6 +68,8 @@ class PageParser:
 
     def feed(self, data: bytes) -> list[dict[str, Any]]:
         """Parse the next bytes; return the records completed by them."""
+        if not data:
+            return []  # ijson takes an empty chunk for the end of the input
         self.bytes += len(data)
         if len(self._head) < EDGE_BYTES:
             self._head += data[: EDGE_BYTES - len(self._head)]
@@ -131,6 +134,10 @@ class PageParser:
             raise EnvelopeError(msg)
         prefix = head[: opening.start()]
         suffix = self._tail[closing + 1 :]
+        if not self._tail[:closing].rstrip().endswith((b"}", b"[")):
+            # The records array holds objects: its "]" follows a "}" (or its own "[").
+            msg = "the last ']' of the page does not close an array of records"
+            raise EnvelopeError(msg)
         prefix_body = prefix.lstrip()
         suffix_body = suffix.rstrip()
         if (
@@ -155,7 +162,7 @@ class PageParser:
 
 def _loads(data: bytes) -> dict[str, Any]:
     try:
-        value = json.loads(data)
+        value = json.loads(data, parse_float=decimal.Decimal)
     except ValueError:
         msg = "the page's envelope is not valid JSON"
         raise EnvelopeError(msg) from None

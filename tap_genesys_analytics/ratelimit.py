@@ -56,8 +56,10 @@ class RateLimiter:
                 now = self._clock()
                 self._refill(now)
                 delay = max(self._paused_until - now, 0.0)
-                if delay <= 0 and self._tokens >= 1.0:
-                    self._tokens -= 1.0
+                # A hair below one token after float refills counts as one: otherwise the
+                # next wait would be ~1e-14 s, which an exact clock never gets past.
+                if delay <= 0 and self._tokens >= 1.0 - 1e-9:
+                    self._tokens = max(0.0, self._tokens - 1.0)
                     self.total += 1
                     self._recent.append(now)
                     self.waited += waited

@@ -9,6 +9,7 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 import ipaddress
+import math
 from collections.abc import Mapping
 from typing import Any
 from urllib.parse import urlsplit
@@ -167,7 +168,7 @@ class _Getter:
         value = self._value(name)
         try:
             number = int(value)
-        except (TypeError, ValueError):
+        except (TypeError, ValueError, OverflowError):
             number = None
         if number is None or (isinstance(value, float) and number != value):
             msg = f"{name} must be a whole number, got {value!r}."
@@ -183,8 +184,10 @@ class _Getter:
         try:
             number = float(value)
         except (TypeError, ValueError):
-            msg = f"{name} must be a number, got {value!r}."
-            raise ConfigError(msg) from None
+            number = math.nan
+        if not math.isfinite(number):
+            msg = f"{name} must be a finite number, got {value!r}."
+            raise ConfigError(msg)
         if number < minimum or (maximum is not None and number > maximum):
             bounds = f"at least {minimum}" if maximum is None else f"from {minimum} to {maximum}"
             msg = f"{name} must be {bounds}, got {number}."

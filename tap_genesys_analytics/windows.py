@@ -71,7 +71,7 @@ class DateWindow:
 
     def halves(self) -> list[DateWindow]:
         """Split in two on a day boundary when longer than a day, else on an hour boundary."""
-        unit = DAY if self.duration > DAY else HOUR
+        unit = DAY if self.duration >= 2 * DAY else HOUR
         units = int(self.duration / unit)
         if units < 2:
             return [self]

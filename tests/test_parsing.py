@@ -201,15 +201,6 @@ def test_large_page_with_unreadable_edges_asks_for_a_full_parse() -> None:
     assert issubclass(EnvelopeError, BadPageError)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason=(
-        "envelope mode (pages > EDGE_BYTES): rfind(b']') picks a later top-level array's "
-        "bracket as the records array's end, so scalars between the two are silently dropped; "
-        "the cursor goes missing and the page passes for the last one instead of raising "
-        "EnvelopeError"
-    ),
-)
 def test_large_page_with_an_array_after_the_records_keeps_its_cursor() -> None:
     body = (
         '{"conversations": ' + big_records() + ', "cursor": "c-42", "other": [1], "totalHits": 3}'
@@ -249,13 +240,6 @@ def test_numbers_stay_exact(full: bool) -> None:
     assert type(records[2]["z"]) is int
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason=(
-        "a top-level decimal scalar comes back as float from the envelope reader (json.loads) "
-        "but as Decimal in full mode: 'numbers stay exact' holds only for records"
-    ),
-)
 @pytest.mark.parametrize("large", [False, True])
 def test_scalar_numbers_stay_exact_in_both_modes(large: bool) -> None:
     records = big_records() if large else RECORDS_JSON
@@ -337,13 +321,6 @@ def test_other_array_keys() -> None:
     assert [r["userId"] for r in parser.records] == ["u1", "u2"]  # type: ignore[attr-defined]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason=(
-        "feed(b'') is passed to ijson, which takes an empty chunk as end of input: a valid page "
-        "with an empty chunk in the middle raises BadPageError (client.py skips empty chunks)"
-    ),
-)
 def test_an_empty_chunk_is_harmless() -> None:
     body = page(cursor_first=False)
     parser = PageParser("conversations", KEYS)

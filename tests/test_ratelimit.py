@@ -381,14 +381,6 @@ def test_burst_below_one_still_holds_one_token(burst: int) -> None:
     assert clock.now == pytest.approx(1001.0)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason=(
-        "acquire() livelocks on an exact injected clock: after sleeping (1 - tokens) / rate the "
-        "refill lands a rounding error below 1.0 token (60/per_minute is inexact for 300/min), "
-        "the next delay (~1e-14 s) is below the clock's resolution, so time never moves"
-    ),
-)
 def test_acquire_terminates_on_an_exact_fake_clock() -> None:
     clock = FakeClock(1000.0, exact=True)
 

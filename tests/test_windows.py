@@ -449,13 +449,6 @@ def test_halves_of_multi_day_window_stay_day_aligned() -> None:
         assert abs(first.duration.days - second.duration.days) <= 1
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason=(
-        "halves(): a window longer than one day but shorter than two (25-47 h) uses the day unit, "
-        "counts 1 unit and returns itself unsplit instead of splitting it in two"
-    ),
-)
 def test_halves_splits_a_36_hour_window() -> None:
     window = w("2024-02-29", "2024-03-01T12:00")
     parts = window.halves()
