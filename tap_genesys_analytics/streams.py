@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable, Iterator
 from importlib import resources
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from singer_sdk import Stream
 from singer_sdk.helpers.conform import TypeConformanceLevel
 
+from tap_genesys_analytics import children
 from tap_genesys_analytics.chunks import ChunkRunner, ExtractSpec
 from tap_genesys_analytics.jobs import CONVERSATION_JOBS, JobsAPI
 from tap_genesys_analytics.query import DetailsQuery
@@ -48,6 +49,61 @@ class GenesysStream(Stream):
         self.state_manager.is_flushed = False
         self._write_state_message()
 
+    def generate_child_contexts(
+        self, record: dict[str, Any], context: Context | None
+    ) -> Iterable[Context | None]:
+        """No per-record child syncs: children are filled from this stream's own pass.
+
+        The SDK would run a child's whole sync (SCHEMA, STATE, logs) once per parent record;
+        :meth:`with_children` writes the child rows directly instead.
+        """
+        return ()
+
+    def with_children(self, records: Iterable[dict[str, Any]]) -> Iterator[dict[str, Any]]:
+        """Emit each record's rows for the selected child streams, then pass the record on."""
+        children = [c for c in self.child_streams if isinstance(c, ChildStream) and c.selected]
+        if not children:
+            yield from records
+            return
+        for child in children:
+            child.start()
+        for record in records:
+            for child in children:
+                child.emit_rows(record)
+            yield record
+        for child in children:
+            child.finish()
+
+
+class ChildStream(GenesysStream):
+    """A table filled from its parent's records: it never downloads anything itself.
+
+    Selecting only child streams still runs the parent's extraction (the SDK syncs a parent
+    with selected descendants) but writes none of the parent's records.
+    """
+
+    rows: ClassVar[Callable[[dict[str, Any]], Iterable[dict[str, Any]]]]
+    state_partitioning_keys: ClassVar[list[str]] = []
+
+    def get_records(self, context: Context | None) -> Iterable[dict[str, Any]]:
+        """Nothing: the parent writes this stream's rows as it reads its own pages."""
+        return ()
+
+    def start(self) -> None:
+        """Write the SCHEMA before the first row."""
+        self.emitted = 0
+        self._write_schema_message()
+
+    def emit_rows(self, parent: dict[str, Any]) -> None:
+        """Write this table's rows for one parent record."""
+        for row in type(self).rows(parent):
+            self._write_record_message(row)
+            self.emitted += 1
+
+    def finish(self) -> None:
+        """Log the count; the parent's STATE covers these rows."""
+        self.logger.info("%s: %d rows written", self.name, self.emitted)
+
 
 class ConversationDetailsStream(GenesysStream):
     """Conversation detail records from the async jobs API, by conversation start."""
@@ -77,7 +133,8 @@ class ConversationDetailsStream(GenesysStream):
         available = jobs.availability()
         availability = parse_iso(available) if available else None
         self.logger.info("%s: jobs hold data up to %s", self.name, available or "(not reported)")
-        yield from runner.run(settings.start_date, end, availability=availability, query=query)
+        records = runner.run(settings.start_date, end, availability=availability, query=query)
+        yield from self.with_children(records)
         self.logger.info(
             "%s: %d records emitted, %d repeats dropped, %d windows re-read after a short "
             "count, %d live conversations left for a later run",
@@ -106,3 +163,44 @@ class ConversationDetailsStream(GenesysStream):
 def _conversation_start(record: dict[str, Any]) -> str | None:
     value = record.get("conversationStart")
     return value if isinstance(value, str) else None
+
+
+def _child(
+    name: str, keys: list[str], builder: Callable[[dict[str, Any]], Iterable[dict[str, Any]]]
+) -> type[ChildStream]:
+    return type(
+        "".join(part.title() for part in name.split("_")) + "Stream",
+        (ChildStream,),
+        {
+            "__doc__": f"``{name}``: rows from each conversation_details record.",
+            "name": name,
+            "primary_keys": keys,
+            "parent_stream_type": ConversationDetailsStream,
+            "rows": staticmethod(builder),
+        },
+    )
+
+
+ConversationParticipantsStream = _child(
+    "conversation_participants", ["conversationId", "participantId"], children.participants
+)
+ConversationSessionsStream = _child(
+    "conversation_sessions", ["conversationId", "participantId", "sessionId"], children.sessions
+)
+ConversationSegmentsStream = _child(
+    "conversation_segments",
+    ["conversationId", "participantId", "sessionId", "segmentStart", "segmentType"],
+    children.segments,
+)
+ConversationMetricsStream = _child(
+    "conversation_metrics",
+    ["conversationId", "participantId", "sessionId", "name", "emitDate"],
+    children.metrics,
+)
+
+CONVERSATION_CHILDREN = [
+    ConversationParticipantsStream,
+    ConversationSessionsStream,
+    ConversationSegmentsStream,
+    ConversationMetricsStream,
+]

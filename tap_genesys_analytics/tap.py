@@ -11,7 +11,11 @@ from singer_sdk import typing as th
 
 from tap_genesys_analytics.client import GenesysClient
 from tap_genesys_analytics.settings import DEFAULTS, REGIONS, Settings
-from tap_genesys_analytics.streams import ConversationDetailsStream, GenesysStream
+from tap_genesys_analytics.streams import (
+    CONVERSATION_CHILDREN,
+    ConversationDetailsStream,
+    GenesysStream,
+)
 from tap_genesys_analytics.writer import BufferedMsgSpecWriter
 
 FILTER_HELP = (
@@ -164,7 +168,7 @@ class TapGenesysAnalytics(Tap):
 
     def discover_streams(self) -> list[GenesysStream]:
         """The streams; no I/O here (it runs at test collection time)."""
-        return [ConversationDetailsStream(self)]
+        return [ConversationDetailsStream(self), *(cls(self) for cls in CONVERSATION_CHILDREN)]
 
 
 if __name__ == "__main__":
