@@ -62,6 +62,12 @@ class ExtractSpec:
     #: False for a record that is not final yet (a conversation still live): it is counted but
     #: not emitted, and the watermark stays before it so a later run picks it up.
     is_final: Callable[[Record], bool] = lambda _record: True
+    #: Applied to each record first, with the window its job covered: for records that carry
+    #: no interval of their own (user details summarise the window they were asked for).
+    transform: Callable[[Record, DateWindow], Record] | None = None
+    #: False when a record summarises its whole window: records of smaller windows are other
+    #: records, so a short count fails the chunk instead of re-reading it in pieces.
+    splittable: bool = True
 
 
 class ChunkRunner:
@@ -291,16 +297,18 @@ class ChunkRunner:
         key = self.spec.key
         start_of = self.spec.start_of
         is_final = self.spec.is_final
+        transform = self.spec.transform
         pages = int((self.state.get("chunk") or {}).get("pages", 0))
         while True:
             page = Page()
-            for record in self.spec.jobs.results(
+            for raw in self.spec.jobs.results(
                 job_id,
                 cursor=cursor,
                 page_size=self.settings.page_size,
                 page=page,
                 context=context,
             ):
+                record = raw if transform is None else transform(raw, window)
                 started = start_of(record)
                 if started is None:
                     if not self.dedup.first_time(key(record)):
@@ -425,6 +433,13 @@ class ChunkRunner:
                 expected,
             )
             return
+        if not self.spec.splittable:
+            msg = (
+                f"{self.spec.label} {window.interval}: the job returned {got} records, the API "
+                f"counts {expected}. Nothing after this window was written; try again later, or "
+                "raise count_tolerance if the difference is expected."
+            )
+            raise ExtractionError(msg)
         self.splits += 1
         self._mark_checking()
         if len(window.days) >= 2:
