@@ -6,11 +6,13 @@ that says what failed and what to fix, and the process exits with status 1.
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 import sys
 import traceback
 
+import simplejson
 from singer_sdk.exceptions import ConfigValidationError
 
 from tap_genesys_analytics.errors import GenesysError
@@ -21,8 +23,9 @@ PROG = "tap-genesys-analytics"
 
 
 def _debug() -> bool:
-    level = os.environ.get("TAP_GENESYS_ANALYTICS_LOG_LEVEL") or os.environ.get("LOG_LEVEL", "")
-    return level.upper() == "DEBUG" or "--log-level=debug" in " ".join(sys.argv).lower()
+    """The SDK's own switch: ``TAP_GENESYS_ANALYTICS_LOGLEVEL`` or ``LOGLEVEL``."""
+    level = os.environ.get("TAP_GENESYS_ANALYTICS_LOGLEVEL") or os.environ.get("LOGLEVEL", "")
+    return level.upper() == "DEBUG"
 
 
 def main() -> None:
@@ -34,6 +37,8 @@ def main() -> None:
     except ConfigValidationError as exc:
         details = "; ".join(str(e) for e in getattr(exc, "errors", []) or [])
         _fail(f"invalid config: {details or exc}")
+    except (json.JSONDecodeError, simplejson.JSONDecodeError) as exc:
+        _fail(f"a file given with --config, --state or --catalog is not valid JSON ({exc})")
 
 
 def _fail(message: str) -> None:

@@ -28,7 +28,7 @@ from typing import Any
 
 from tap_genesys_analytics.client import Page
 from tap_genesys_analytics.dedup import Deduplicator
-from tap_genesys_analytics.errors import ExtractionError, GenesysError
+from tap_genesys_analytics.errors import ExtractionError, GenesysError, StateError
 from tap_genesys_analytics.jobs import JobLostError, JobsAPI
 from tap_genesys_analytics.query import DetailsQuery
 from tap_genesys_analytics.settings import Settings
@@ -44,6 +44,11 @@ from tap_genesys_analytics.windows import (
 LOGGER = logging.getLogger("tap-genesys-analytics")
 SUB_DAY_HOURS = (12, 6, 3, 1)
 PROGRESS_SECONDS = 30.0
+#: What this runner keeps in a stream's bookmark, and what the SDK may add beside it.
+STATE_KEYS = frozenset({"watermark", "run", "chunk", "data_availability"})
+SDK_STATE_KEYS = frozenset(
+    {"replication_key", "replication_key_value", "progress_markers", "starting_replication_value"}
+)
 QUERY_SWEEPS = 3
 
 Record = dict[str, Any]
@@ -112,6 +117,7 @@ class ChunkRunner:
         watermark; a new run starts ``lookback_days`` before min(bookmark, last availability seen).
         Jobs serve whole days before the availability day; the details query serves the rest.
         """
+        check_state(self.state, self.spec.label)
         run = self.state.get("run")
         watermark = self.state.get("watermark")
         if run and watermark:
@@ -570,6 +576,31 @@ class ChunkRunner:
             limiter.per_minute,
             "unknown" if eta != eta else f"{eta:.0f} s",  # noqa: PLR0124 - NaN check
         )
+
+
+def check_state(state: MutableMapping[str, Any], label: str) -> None:
+    """Refuse a bookmark this tap did not write, before anything is requested."""
+    unknown = sorted(set(state) - STATE_KEYS - SDK_STATE_KEYS)
+    problem = f"unexpected key(s) {', '.join(unknown)}" if unknown else ""
+    try:
+        for key in ("watermark", "data_availability"):
+            if state.get(key) is not None:
+                parse_iso(str(state[key]))
+        run = state.get("run")
+        if run is not None:
+            for key in ("start", "end", "query_from"):
+                parse_iso(str(run[key]))
+        chunk = state.get("chunk")
+        if chunk is not None:
+            parse_interval(str(chunk["interval"]))
+    except (KeyError, TypeError, ValueError) as exc:
+        problem = problem or f"unreadable value ({type(exc).__name__}: {exc})"
+    if problem:
+        msg = (
+            f"the STATE for stream {label} is not one this tap wrote ({problem}); "
+            "remove it (meltano state clear) or run with --full-refresh"
+        )
+        raise StateError(msg)
 
 
 def chunk_interval(state: MutableMapping[str, Any]) -> DateWindow | None:

@@ -59,6 +59,10 @@ class RetriesExhaustedError(GenesysError):
     """Transient failures went on longer than the configured number of tries."""
 
 
+class StateError(GenesysError):
+    """The STATE handed to the tap is not one it wrote (another tap, or a damaged file)."""
+
+
 class ExtractionError(GenesysError):
     """The data could not be extracted completely (a job kept failing, counts never matched)."""
 

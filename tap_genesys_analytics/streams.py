@@ -12,7 +12,7 @@ from singer_sdk import Stream
 from singer_sdk.helpers.conform import TypeConformanceLevel
 
 from tap_genesys_analytics import children
-from tap_genesys_analytics.chunks import ChunkRunner, ExtractSpec
+from tap_genesys_analytics.chunks import ChunkRunner, ExtractSpec, check_state
 from tap_genesys_analytics.jobs import CONVERSATION_JOBS, JobsAPI
 from tap_genesys_analytics.query import DetailsQuery
 from tap_genesys_analytics.windows import DateWindow, parse_iso
@@ -115,6 +115,7 @@ class ConversationDetailsStream(GenesysStream):
     def get_records(self, context: Context | None) -> Iterable[dict[str, Any]]:
         """Run the chunk runner over ``[start_date, end_date)``."""
         settings = self.genesys_tap.settings
+        check_state(self.stream_state, self.name)  # before the first request
         client = self.genesys_tap.client
         query = DetailsQuery(client, settings)
         jobs = JobsAPI(client, CONVERSATION_JOBS)
