@@ -382,6 +382,11 @@ class Simulator:
         raise ApiError(status, ERROR_MESSAGES.get(status, "Injected failure."))
 
     # ----------------------------------------------------------------- OAuth
+    def issued_tokens(self) -> list[str]:
+        """Every access token handed out so far (tests grep logs for them)."""
+        with self._lock:
+            return list(self._tokens)
+
     def issue_token(self, authorization: str | None, form: dict[str, list[str]]) -> Json:
         """Client-credentials grant: check Basic credentials and mint a bearer token."""
         ok = False
