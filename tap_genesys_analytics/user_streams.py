@@ -1,0 +1,90 @@
+"""User detail streams: the users details jobs through the same chunk runner as conversations."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Callable, Iterable
+from typing import TYPE_CHECKING, Any, ClassVar
+
+from tap_genesys_analytics import users
+from tap_genesys_analytics.chunks import ChunkRunner, ExtractSpec
+from tap_genesys_analytics.jobs import USER_JOBS, JobsAPI
+from tap_genesys_analytics.streams import ChildStream, GenesysStream
+from tap_genesys_analytics.windows import floor_day, parse_iso
+
+if TYPE_CHECKING:
+    from singer_sdk.helpers.types import Context
+
+UTC = dt.timezone.utc
+
+
+class UserDetailsStream(GenesysStream):
+    """Each user's presence and routing-status timeline per chunk, from the users details jobs.
+
+    Whole UTC days only, and only days before the users jobs' ``dataAvailabilityDate``: a user
+    detail summarises its window, so a window that is still filling would be a different record.
+    """
+
+    name = "user_details"
+    primary_keys: ClassVar[list[str]] = ["userId", "intervalStart", "intervalEnd"]
+    replication_key = None
+
+    def get_records(self, context: Context | None) -> Iterable[dict[str, Any]]:
+        """Run the chunk runner over whole days of ``[start_date, end_date)``."""
+        settings = self.genesys_tap.settings
+        client = self.genesys_tap.client
+        jobs = JobsAPI(client, USER_JOBS)
+        spec = ExtractSpec(
+            jobs=jobs,
+            key=lambda r: str(r.get("userId")),
+            start_of=users.interval_start,
+            job_body=users.job_body,
+            expected_count=users.UsersQuery(client).total_hits,
+            label=self.name,
+            transform=users.with_interval,
+            splittable=False,
+        )
+        runner = ChunkRunner(spec, settings, self.stream_state, self.save_state)
+        lag = dt.timedelta(minutes=settings.safety_lag_minutes)
+        end = settings.end_date or dt.datetime.now(UTC) - lag
+        available = jobs.availability()
+        if available:
+            end = min(end, parse_iso(available))
+        self.logger.info("%s: jobs hold data up to %s", self.name, available or "(not reported)")
+        start = floor_day(settings.start_date)
+        end = max(floor_day(end), start)
+        yield from self.with_children(runner.run(start, end))
+        self.logger.info(
+            "%s: %d records emitted, %d repeats dropped",
+            self.name,
+            runner.emitted,
+            runner.dedup.dropped,
+        )
+
+
+def _status_stream(
+    name: str, status: str, builder: Callable[[dict[str, Any]], Iterable[dict[str, Any]]]
+) -> type[ChildStream]:
+    return type(
+        "".join(part.title() for part in name.split("_")) + "Stream",
+        (ChildStream,),
+        {
+            "__doc__": f"``{name}``: one row per ``{status}`` interval of a user_details record.",
+            "name": name,
+            "primary_keys": ["userId", "startTime", status],
+            "parent_stream_type": UserDetailsStream,
+            "rows": staticmethod(builder),
+        },
+    )
+
+
+UserPresenceStream = _status_stream("user_presence", "systemPresence", users.presence_rows)
+UserRoutingStatusStream = _status_stream(
+    "user_routing_status", "routingStatus", users.routing_status_rows
+)
+
+USER_STREAMS: list[type[GenesysStream]] = [
+    UserDetailsStream,
+    UserPresenceStream,
+    UserRoutingStatusStream,
+]
