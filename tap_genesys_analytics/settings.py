@@ -14,6 +14,8 @@ from collections.abc import Mapping
 from typing import Any
 from urllib.parse import urlsplit
 
+from tap_genesys_analytics.aggregates import AggregateQuery, parse_aggregates
+
 UTC = dt.timezone.utc
 
 #: Genesys Cloud regions and their domains (Python SDK ``PureCloudRegionHosts``).
@@ -90,6 +92,7 @@ class Settings:
     safety_lag_minutes: int
     max_jobs_in_flight: int
     query_page_size: int
+    aggregates: tuple[AggregateQuery, ...] = ()
 
     @property
     def has_filters(self) -> bool:
@@ -143,6 +146,7 @@ class Settings:
             safety_lag_minutes=get.integer("safety_lag_minutes", minimum=0),
             max_jobs_in_flight=get.integer("max_jobs_in_flight", minimum=1, maximum=20),
             query_page_size=get.integer("query_page_size", minimum=1, maximum=100),
+            aggregates=get.aggregates("aggregates"),
         )
 
 
@@ -215,6 +219,13 @@ class _Getter:
             )
             raise ConfigError(msg)
         return value
+
+    def aggregates(self, name: str) -> tuple[AggregateQuery, ...]:
+        """The named aggregate queries, validated once at start-up like every setting."""
+        try:
+            return parse_aggregates(self._config.get(name))
+        except ValueError as exc:
+            raise ConfigError(f"{exc}.") from None
 
 
 def resolve_domain(region: str) -> str:
