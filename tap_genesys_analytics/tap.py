@@ -9,13 +9,17 @@ from typing import Any
 from singer_sdk import Tap
 from singer_sdk import typing as th
 
+from tap_genesys_analytics.aggregate_streams import ConversationAggregatesStream
+from tap_genesys_analytics.aggregates import DEFAULT_GRANULARITY
 from tap_genesys_analytics.client import GenesysClient
+from tap_genesys_analytics.dimension_streams import DIMENSION_STREAMS
 from tap_genesys_analytics.settings import DEFAULTS, REGIONS, Settings
 from tap_genesys_analytics.streams import (
     CONVERSATION_CHILDREN,
     ConversationDetailsStream,
     GenesysStream,
 )
+from tap_genesys_analytics.user_streams import USER_STREAMS
 from tap_genesys_analytics.writer import BufferedMsgSpecWriter
 
 FILTER_HELP = (
@@ -131,6 +135,23 @@ class TapGenesysAnalytics(Tap):
             th.IntegerType,
             "Jobs submitted ahead, so the server prepares the next chunks while one is paged.",
         ),
+        th.Property(
+            "aggregates",
+            th.ArrayType(
+                th.ObjectType(
+                    th.Property("name", th.StringType, required=True),
+                    th.Property("group_by", th.ArrayType(th.StringType)),
+                    th.Property("metrics", th.ArrayType(th.StringType), required=True),
+                    th.Property("granularity", th.StringType, default=DEFAULT_GRANULARITY),
+                    th.Property("filter", th.ObjectType(additional_properties=True)),
+                    th.Property("time_zone", th.StringType),
+                )
+            ),
+            description="Named conversation aggregate queries for the conversation_aggregates "
+            "stream, each {name, group_by, metrics, granularity (default PT30M, must divide a "
+            'day), filter, time_zone}, e.g. [{"name": "queue_daily", "group_by": '
+            '["queueId"], "metrics": ["nOffered", "tHandle"], "granularity": "P1D"}].',
+        ),
     ).to_dict()
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
@@ -168,7 +189,13 @@ class TapGenesysAnalytics(Tap):
 
     def discover_streams(self) -> list[GenesysStream]:
         """The streams; no I/O here (it runs at test collection time)."""
-        return [ConversationDetailsStream(self), *(cls(self) for cls in CONVERSATION_CHILDREN)]
+        return [
+            ConversationDetailsStream(self),
+            *(cls(self) for cls in CONVERSATION_CHILDREN),
+            *(cls(self) for cls in USER_STREAMS),
+            ConversationAggregatesStream(self),
+            *(cls(self) for cls in DIMENSION_STREAMS),
+        ]
 
 
 if __name__ == "__main__":
