@@ -22,7 +22,14 @@ atexit.register(SIM.stop)
 
 TestTapGenesysAnalytics = get_tap_test_class(
     tap_class=TapGenesysAnalytics,
-    config=sim_config(SIM, start_date="2024-01-01T00:00:00Z", end_date="2024-01-15T00:00:00Z"),
+    config=sim_config(
+        SIM,
+        start_date="2024-01-01T00:00:00Z",
+        end_date="2024-01-15T00:00:00Z",
+        aggregates=[
+            {"name": "by_queue", "group_by": ["queueId"], "metrics": ["nOffered", "tHandle"]}
+        ],
+    ),
     parse_env_config=False,
     suite_config=SuiteConfig(max_records_limit=None),
 )
