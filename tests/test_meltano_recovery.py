@@ -1,0 +1,182 @@
+"""Through Meltano: interrupted runs recovered by Meltano's own state, connection test, CSV.
+
+Each test uses its own Meltano system database (``MELTANO_DATABASE_URI``), so the default
+``systemdb`` state backend carries the position between runs exactly as in production.
+"""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import json
+import os
+import signal
+import subprocess
+import time
+from pathlib import Path
+from typing import Any
+
+import duckdb
+import pytest
+
+from genesys_simulator import Simulator
+from tests.support import CLIENT_ID, CLIENT_SECRET, ROOT, start_sim, truth
+
+MELTANO = ROOT / ".venv-meltano" / "bin" / "meltano"
+STATE_ID = "dev:tap-genesys-analytics-to-target-duckdb"
+
+
+@pytest.fixture(scope="module")
+def meltano() -> Path:
+    if not MELTANO.exists():
+        pytest.skip(".venv-meltano is missing: run scripts/setup.sh to install it")
+    return MELTANO
+
+
+def _env(sim: Simulator, tmp: Path, **extra: str) -> dict[str, str]:
+    return {
+        **os.environ,
+        "MELTANO_SEND_ANONYMOUS_USAGE_STATS": "false",
+        "MELTANO_DATABASE_URI": f"sqlite:///{tmp / 'meltano.db'}",
+        "TAP_GENESYS_ANALYTICS_API_URL": sim.url,
+        "TAP_GENESYS_ANALYTICS_LOGIN_URL": sim.url,
+        "TAP_GENESYS_ANALYTICS_CLIENT_ID": CLIENT_ID,
+        "TAP_GENESYS_ANALYTICS_CLIENT_SECRET": CLIENT_SECRET,
+        "TAP_GENESYS_ANALYTICS_START_DATE": "2024-01-01T00:00:00Z",
+        "TAP_GENESYS_ANALYTICS_END_DATE": "2024-01-31T00:00:00Z",
+        "TARGET_DUCKDB_FILEPATH": str(tmp / "out.duckdb"),
+        "TARGET_DUCKDB_DEFAULT_TARGET_SCHEMA": "genesys",
+        **extra,
+    }
+
+
+def _meltano(meltano: Path, *args: str, env: dict[str, str], timeout: float = 600) -> Any:
+    return subprocess.run(
+        [str(meltano), *args],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        check=False,
+    )
+
+
+def _table_ids(db: Path, table: str = "conversation_details") -> list[str]:
+    con = duckdb.connect(str(db), read_only=True)
+    try:
+        query = f"SELECT conversationid FROM genesys.{table}"  # noqa: S608 - a fixed name
+        return [r[0] for r in con.execute(query).fetchall()]
+    finally:
+        con.close()
+
+
+@pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGKILL], ids=["SIGTERM", "SIGKILL"])
+def test_interrupted_meltano_run_resumes_from_meltanos_state(
+    meltano: Path, tmp_path: Path, sig: int
+) -> None:
+    sim = start_sim(conversations=3000, job_latency_seconds=0.2)
+    try:
+        env = _env(
+            sim,
+            tmp_path,
+            TAP_GENESYS_ANALYTICS_PAGE_SIZE="100",
+            TAP_GENESYS_ANALYTICS_MAX_REQUESTS_PER_MINUTE="120",
+            TAP_GENESYS_ANALYTICS_CHUNK_DAYS="3",
+            # The target confirms a STATE only after loading a batch: small batches let
+            # Meltano record progress while the run is still going.
+            TARGET_DUCKDB_BATCH_SIZE_ROWS="300",
+        )
+        proc = subprocess.Popen(
+            [str(meltano), "run", "tap-genesys-analytics", "target-duckdb"],
+            cwd=ROOT,
+            env=env,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+            start_new_session=True,
+        )
+        deadline = time.monotonic() + 300
+        while sum(sim.stats.result_pages.values()) < 12 and time.monotonic() < deadline:
+            time.sleep(0.2)
+        os.killpg(proc.pid, sig)
+        proc.wait(timeout=120)
+        assert sum(sim.stats.result_pages.values()) < 40, "the run was stopped mid-way"
+
+        saved = _meltano(meltano, "state", "get", STATE_ID, env=env)
+        assert saved.returncode == 0, saved.stderr[-2000:]
+        assert "conversation_details" in saved.stdout, "Meltano kept the position"
+
+        # After SIGKILL Meltano still sees its own run as active; --force is its documented way
+        # on (README, "Interrupted runs"). The position still comes from Meltano's state.
+        force = ("--force",) if sig == signal.SIGKILL else ()
+        again = _meltano(meltano, "run", *force, "tap-genesys-analytics", "target-duckdb", env=env)
+        assert again.returncode == 0, again.stderr[-4000:]
+
+        ids = _table_ids(tmp_path / "out.duckdb")
+        assert set(ids) == truth(sim)
+        assert len(ids) == len(set(ids)), "no duplicate rows"
+
+        final = json.loads(_meltano(meltano, "state", "get", STATE_ID, env=env).stdout)
+        bookmark = final["singer_state"]["bookmarks"]["conversation_details"]
+        assert "run" not in bookmark
+        assert bookmark["watermark"] <= "2024-01-31T00:00:00.000Z"
+    finally:
+        sim.stop()
+
+
+def test_meltano_connection_test(meltano: Path, tmp_path: Path) -> None:
+    sim = start_sim(conversations=200)
+    try:
+        ok = _meltano(meltano, "config", "test", "tap-genesys-analytics", env=_env(sim, tmp_path))
+        assert ok.returncode == 0, ok.stdout[-2000:] + ok.stderr[-2000:]
+        bad_env = _env(sim, tmp_path, TAP_GENESYS_ANALYTICS_CLIENT_SECRET="wrong-secret")
+        started = time.monotonic()
+        bad = _meltano(meltano, "config", "test", "tap-genesys-analytics", env=bad_env)
+        assert bad.returncode != 0
+        assert "check client_id and client_secret" in bad.stdout + bad.stderr
+        assert time.monotonic() - started < 60, "fails on the first request, not after a job"
+    finally:
+        sim.stop()
+
+
+def test_csv_with_flattening_and_hashed_pii(meltano: Path, tmp_path: Path) -> None:
+    sim = start_sim(conversations=300)
+    maps = {
+        "conversation_sessions": {
+            "ani": "md5(ani) if ani else None",
+            "dnis": "md5(dnis) if dnis else None",
+        }
+    }
+    env = _env(
+        sim,
+        tmp_path,
+        TAP_GENESYS_ANALYTICS_STREAM_MAPS=json.dumps(maps),
+        TAP_GENESYS_ANALYTICS_FLATTENING_ENABLED="true",
+        TAP_GENESYS_ANALYTICS_FLATTENING_MAX_DEPTH="1",
+        TARGET_CSV_OUTPUT_PATH=str(tmp_path / "csv"),
+    )
+    try:
+        run = _meltano(
+            meltano, "run", "--full-refresh", "tap-genesys-analytics", "target-csv", env=env
+        )
+        assert run.returncode == 0, run.stderr[-4000:]
+        with (tmp_path / "csv" / "conversation_details.csv").open() as handle:
+            rows = list(csv.DictReader(handle))
+        assert {r["conversationId"] for r in rows} == truth(sim)
+        assert "participants" in rows[0], "nested lists are flattened to JSON text at depth 1"
+        with (tmp_path / "csv" / "conversation_sessions.csv").open() as handle:
+            sessions = list(csv.DictReader(handle))
+        ds = sim.dataset
+        raw = {}
+        for cid in {s["conversationId"] for s in sessions}:
+            for p in ds.conversation(ds.index_of(cid), sim.now)["participants"]:
+                for s in p.get("sessions", []):
+                    raw[s["sessionId"]] = s
+        hashed = [s for s in sessions if s.get("ani")]
+        assert hashed
+        for row in hashed:
+            original = raw[row["sessionId"]]["ani"]
+            assert row["ani"] == hashlib.md5(original.encode()).hexdigest()  # noqa: S324
+            assert original not in json.dumps(row)
+    finally:
+        sim.stop()
