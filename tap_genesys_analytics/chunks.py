@@ -21,6 +21,7 @@ from __future__ import annotations
 import collections
 import dataclasses
 import datetime as dt
+import itertools
 import logging
 import time
 from collections.abc import Callable, Iterator, MutableMapping
@@ -29,7 +30,7 @@ from typing import Any
 from tap_genesys_analytics.client import Page
 from tap_genesys_analytics.dedup import Deduplicator
 from tap_genesys_analytics.errors import ExtractionError, GenesysError, StateError
-from tap_genesys_analytics.jobs import JobLostError, JobsAPI
+from tap_genesys_analytics.jobs import JobLostError, JobsAPI, PageSizeRefusedError
 from tap_genesys_analytics.query import DetailsQuery
 from tap_genesys_analytics.settings import Settings
 from tap_genesys_analytics.windows import (
@@ -50,6 +51,7 @@ SDK_STATE_KEYS = frozenset(
     {"replication_key", "replication_key_value", "progress_markers", "starting_replication_value"}
 )
 QUERY_SWEEPS = 3
+MIN_PAGE_SIZE = 100
 
 Record = dict[str, Any]
 
@@ -100,6 +102,8 @@ class ChunkRunner:
         self._chunk_no = 0
         self._chunk_total = 0
         self._range: DateWindow | None = None
+        #: Lowered when the API refuses the configured page size (its maximum is undocumented).
+        self.page_size = settings.page_size
         self._hold: dt.datetime | None = None
         self.live_skipped = 0
 
@@ -307,13 +311,18 @@ class ChunkRunner:
         pages = int((self.state.get("chunk") or {}).get("pages", 0))
         while True:
             page = Page()
-            for raw in self.spec.jobs.results(
-                job_id,
-                cursor=cursor,
-                page_size=self.settings.page_size,
-                page=page,
-                context=context,
-            ):
+            try:
+                results = self.spec.jobs.results(
+                    job_id, cursor=cursor, page_size=self.page_size, page=page, context=context
+                )
+                first = next(results, None)
+            except PageSizeRefusedError as exc:
+                if self.page_size <= MIN_PAGE_SIZE:
+                    raise
+                self.page_size = max(MIN_PAGE_SIZE, self.page_size // 2)
+                LOGGER.warning("%s; asking for pages of %d from now on", exc, self.page_size)
+                continue
+            for raw in itertools.chain(() if first is None else (first,), results):
                 record = raw if transform is None else transform(raw, window)
                 started = start_of(record)
                 if started is None:

@@ -42,6 +42,10 @@ class JobLostError(GenesysError):
     """The job cannot give (more) results: failed, cancelled, expired, gone, or cursor refused."""
 
 
+class PageSizeRefusedError(GenesysError):
+    """The first results page was refused with a 400: most likely a page size above the cap."""
+
+
 @dataclasses.dataclass(frozen=True)
 class JobKind:
     """What differs between conversation and user detail jobs."""
@@ -133,8 +137,10 @@ class JobsAPI:
                 first=not cursor,
             )
         except FatalAPIError as exc:
+            if exc.status == 400 and not cursor:
+                raise PageSizeRefusedError(f"pageSize={page_size} refused: {exc}") from None
             if exc.status in {400, 404}:
-                what = "refused the cursor" if exc.status == 400 and cursor else "is gone"
+                what = "refused the cursor" if exc.status == 400 else "is gone"
                 raise JobLostError(f"job {job_id} {what}: {exc}") from None
             raise
 
@@ -146,7 +152,17 @@ class JobsAPI:
             LOGGER.info("Could not delete job %s (ignored): %s", job_id, exc)
 
     def availability(self) -> str | None:
-        """``dataAvailabilityDate``: jobs are complete only for data before it."""
-        _, data = self.client.call("GET", f"{self.kind.base_path}/availability")
+        """``dataAvailabilityDate``: jobs are complete only for data before it.
+
+        ``None`` when the endpoint does not answer it (a proxy without it, an older API): jobs
+        then serve the whole range, and the completeness check still guards each chunk.
+        """
+        try:
+            _, data = self.client.call("GET", f"{self.kind.base_path}/availability")
+        except FatalAPIError as exc:
+            if exc.status in {400, 404, 405}:
+                LOGGER.warning("No data availability date (%s); jobs serve the whole range", exc)
+                return None
+            raise
         value = data.get("dataAvailabilityDate")
         return str(value) if value else None

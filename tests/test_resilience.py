@@ -110,7 +110,7 @@ def test_retries_run_out_with_one_clear_line(tmp_path: Path, make_sim) -> None:
     cursor_states = [
         s
         for s in run.states
-        if s["bookmarks"]["conversation_details"].get("chunk", {}).get("cursor")
+        if s["bookmarks"].get("conversation_details", {}).get("chunk", {}).get("cursor")
     ]
     assert cursor_states, "the STATE reached is out before the error"
 
@@ -148,3 +148,13 @@ def test_all_faults_at_once_over_50k(tmp_path: Path, make_sim) -> None:
     run = run_tap(tmp_path, sim_config(sim, max_retries=15, max_requests_per_minute=240))
     assert_exact(run, sim)
     assert "splitting into" in run.stderr
+
+
+def test_a_refused_page_size_is_lowered(tmp_path: Path, make_sim) -> None:
+    # The results endpoint's maximum pageSize is undocumented: a server capping it at 250
+    # refuses 1000 with a 400; the tap halves its page size and completes.
+    sim = make_sim(conversations=2000, max_results_page_size=250)
+    run = run_tap(tmp_path, sim_config(sim, page_size=1000))
+    assert_exact(run, sim)
+    assert "asking for pages of 250 from now on" in run.stderr
+
