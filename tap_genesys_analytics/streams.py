@@ -39,6 +39,10 @@ class GenesysStream(Stream):
     #: Records are emitted as parsed from the API (JSON in, JSON out); the schemas are complete,
     #: so per-record conformance would only cost time (see README, implementation notes).
     TYPE_CONFORMANCE_LEVEL = TypeConformanceLevel.NONE
+    #: Without a catalog only conversation_details runs: every other stream needs its own
+    #: permissions (users, aggregates, directory) or multiplies the output (child tables), so
+    #: it is chosen on purpose (``meltano select``).
+    selected_by_default = False
 
     def __init__(self, tap: TapGenesysAnalytics) -> None:
         super().__init__(tap, schema=load_schema(self.schema_name or self.name))
@@ -111,6 +115,7 @@ class ConversationDetailsStream(GenesysStream):
     name = "conversation_details"
     primary_keys: ClassVar[list[str]] = ["conversationId"]
     replication_key = None
+    selected_by_default = True
 
     def get_records(self, context: Context | None) -> Iterable[dict[str, Any]]:
         """Run the chunk runner over ``[start_date, end_date)``."""

@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 import collections
-import json
-import subprocess
 from pathlib import Path
 
 from tap_genesys_analytics import children
-from tests.support import ROOT, TAP, run_tap, sim_config, truth
+from tests.selection import catalog_selecting
+from tests.support import run_tap, sim_config, truth
 
 CHILDREN = {
     "conversation_participants": (children.participants, ("conversationId", "participantId")),
@@ -24,26 +23,11 @@ CHILDREN = {
 }
 
 
-def _catalog_selecting(tmp: Path, config: dict, streams: set[str]) -> dict:
-    path = tmp / "discover.json"
-    path.write_text(json.dumps(config))
-    out = subprocess.run(
-        [*TAP, "--config", str(path), "--discover"], capture_output=True, check=True, cwd=ROOT
-    )
-    catalog = json.loads(out.stdout)
-    for entry in catalog["streams"]:
-        for item in entry["metadata"]:
-            if item["breadcrumb"] == []:
-                item["metadata"]["selected"] = entry["tap_stream_id"] in streams
-    return catalog
-
-
 def test_only_child_streams_selected_downloads_each_page_once(tmp_path: Path, make_sim) -> None:
     sim = make_sim(conversations=1500)
     config = sim_config(sim, page_size=250)
-    catalog = _catalog_selecting(tmp_path, config, set(CHILDREN))
-    (tmp_path / "catalog.json").write_text(json.dumps(catalog))
-    run = run_tap(tmp_path, config, args=("--catalog", str(tmp_path / "catalog.json")))
+    catalog = catalog_selecting(tmp_path, config, set(CHILDREN))
+    run = run_tap(tmp_path, config, args=("--catalog", str(catalog)))
     assert run.returncode == 0, run.stderr[-2000:]
 
     assert run.records("conversation_details") == [], "the parent is not written"
@@ -71,7 +55,9 @@ def test_only_child_streams_selected_downloads_each_page_once(tmp_path: Path, ma
 
 def test_child_rows_carry_conversation_start(tmp_path: Path, make_sim) -> None:
     sim = make_sim(conversations=300)
-    run = run_tap(tmp_path, sim_config(sim))
+    config = sim_config(sim)
+    catalog = catalog_selecting(tmp_path, config, {"conversation_details", *CHILDREN})
+    run = run_tap(tmp_path, config, args=("--catalog", str(catalog)))
     assert run.returncode == 0
     starts = {r["conversationId"]: r["conversationStart"] for r in run.records()}
     for stream in CHILDREN:

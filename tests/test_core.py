@@ -20,19 +20,37 @@ from tests.support import run_tap, sim_config, start_sim, truth
 SIM = start_sim(conversations=600, days=30)
 atexit.register(SIM.stop)
 
+CONFIG = sim_config(
+    SIM,
+    start_date="2024-01-01T00:00:00Z",
+    end_date="2024-01-15T00:00:00Z",
+    aggregates=[{"name": "by_queue", "group_by": ["queueId"], "metrics": ["nOffered", "tHandle"]}],
+)
+
+
+def _select_every_stream() -> dict:
+    # Only conversation_details is selected by default; the standard tests cover every stream.
+    catalog = TapGenesysAnalytics(config=CONFIG, parse_env_config=False).catalog_dict
+    for entry in catalog["streams"]:
+        for item in entry["metadata"]:
+            if item["breadcrumb"] == []:
+                item["metadata"]["selected"] = True
+    return catalog
+
+
 TestTapGenesysAnalytics = get_tap_test_class(
     tap_class=TapGenesysAnalytics,
-    config=sim_config(
-        SIM,
-        start_date="2024-01-01T00:00:00Z",
-        end_date="2024-01-15T00:00:00Z",
-        aggregates=[
-            {"name": "by_queue", "group_by": ["queueId"], "metrics": ["nOffered", "tHandle"]}
-        ],
-    ),
+    config=CONFIG,
     parse_env_config=False,
+    catalog=_select_every_stream(),
     suite_config=SuiteConfig(max_records_limit=None),
 )
+
+
+def test_only_conversation_details_is_selected_by_default() -> None:
+    tap = TapGenesysAnalytics(config=CONFIG, parse_env_config=False)
+    selected = {name for name, stream in tap.streams.items() if stream.selected}
+    assert selected == {"conversation_details"}
 
 
 def test_records_match_the_schema(tmp_path: Path) -> None:
