@@ -24,7 +24,7 @@ UTC = dt.timezone.utc
 ROOT = Path(__file__).resolve().parent.parent
 TAP = [sys.executable, "-m", "tap_genesys_analytics"]
 CLIENT_ID = "sim-client"
-CLIENT_SECRET = "sim-secret-0123456789"  # noqa: S105 - the simulator's test credential
+CLIENT_SECRET = "sim-secret-0123456789"
 
 
 def day(text: str) -> dt.datetime:

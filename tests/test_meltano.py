@@ -29,7 +29,7 @@ START = datetime(2024, 1, 1, tzinfo=UTC)
 END = datetime(2024, 1, 31, tzinfo=UTC)
 CONVERSATIONS = 3000
 SIM_CLIENT_ID = "sim-client"
-SIM_CLIENT_SECRET = "sim-secret"  # noqa: S105
+SIM_CLIENT_SECRET = "sim-secret"
 DUCKDB_SCHEMA = "tap_genesys_analytics"
 DUCKDB_IDS = "SELECT conversationId FROM tap_genesys_analytics.conversation_details"
 
@@ -140,12 +140,24 @@ with conn:
     if sys.argv[2] == "drop":
         conn.execute(sql.SQL("DROP SCHEMA IF EXISTS {} CASCADE").format(sql.Identifier(schema)))
     else:
-        rows = conn.execute(
-            sql.SQL('SELECT "conversationId" FROM {}.conversation_details').format(
-                sql.Identifier(schema)
-            )
-        ).fetchall()
-        json.dump([r[0] for r in rows], sys.stdout)
+        out = {}
+        for table, key in (
+            ("conversation_details", ["conversationId"]),
+            ("conversation_participants", ["conversationId", "participantId"]),
+            (
+                "conversation_segments",
+                ["conversationId", "participantId", "sessionId", "segmentStart", "segmentType"],
+            ),
+        ):
+            rows = conn.execute(
+                sql.SQL("SELECT {} FROM {}.{}").format(
+                    sql.SQL(", ").join(sql.Identifier(k) for k in key),
+                    sql.Identifier(schema),
+                    sql.Identifier(table),
+                )
+            ).fetchall()
+            out[table] = [list(map(str, r)) for r in rows]
+        json.dump(out, sys.stdout)
 """
 
 
@@ -175,14 +187,29 @@ def test_meltano_run_into_postgres_loads_exactly_the_truth(
             simulator,
             tmp_path / "state",
             "target-postgres",
-            {"TARGET_POSTGRES_DEFAULT_TARGET_SCHEMA": schema},
+            {
+                "TARGET_POSTGRES_DEFAULT_TARGET_SCHEMA": schema,
+                "TAP_GENESYS_ANALYTICS__SELECT": json.dumps(
+                    [
+                        "conversation_details.*",
+                        "conversation_participants.*",
+                        "conversation_segments.*",
+                    ]
+                ),
+            },
         )
-        ids = json.loads(_postgres(schema, "select"))
+        tables = json.loads(_postgres(schema, "select"))
     finally:
         _postgres(schema, "drop")
 
+    ids = [row[0] for row in tables["conversation_details"]]
     assert set(ids) == truth
     assert len(ids) == len(set(ids))
+    for table in ("conversation_participants", "conversation_segments"):
+        keys = [tuple(row) for row in tables[table]]
+        assert keys, table
+        assert len(keys) == len(set(keys)), f"{table}: a key loaded twice"
+        assert {k[0] for k in keys} == truth, table
 
 
 if __name__ == "__main__":

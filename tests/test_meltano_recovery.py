@@ -141,16 +141,20 @@ def test_meltano_connection_test(meltano: Path, tmp_path: Path) -> None:
 
 def test_csv_with_flattening_and_hashed_pii(meltano: Path, tmp_path: Path) -> None:
     sim = start_sim(conversations=300)
+    # Phone numbers sit in ani/dnis and again in the address fields: hash all of them.
+    pii = ["ani", "dnis", "addressFrom", "addressTo", "addressOther", "addressSelf", "remote"]
     maps = {
         "conversation_sessions": {
-            "ani": "md5(ani) if ani else None",
-            "dnis": "md5(dnis) if dnis else None",
+            f: f"md5(record['{f}']) if record.get('{f}') else None" for f in pii
         }
     }
     env = _env(
         sim,
         tmp_path,
         TAP_GENESYS_ANALYTICS_STREAM_MAPS=json.dumps(maps),
+        TAP_GENESYS_ANALYTICS__SELECT=json.dumps(
+            ["conversation_details.*", "conversation_sessions.*"]
+        ),
         TAP_GENESYS_ANALYTICS_FLATTENING_ENABLED="true",
         TAP_GENESYS_ANALYTICS_FLATTENING_MAX_DEPTH="1",
         TARGET_CSV_OUTPUT_PATH=str(tmp_path / "csv"),
@@ -166,6 +170,8 @@ def test_csv_with_flattening_and_hashed_pii(meltano: Path, tmp_path: Path) -> No
         assert "participants" in rows[0], "nested lists are flattened to JSON text at depth 1"
         with (tmp_path / "csv" / "conversation_sessions.csv").open() as handle:
             sessions = list(csv.DictReader(handle))
+        assert "flow__flowId" in sessions[0], "the nested flow object is flattened to columns"
+        assert "flow" not in sessions[0]
         ds = sim.dataset
         raw = {}
         for cid in {s["conversationId"] for s in sessions}:

@@ -10,7 +10,7 @@ import pytest
 from tap_genesys_analytics.settings import REGIONS, ConfigError, Settings
 
 UTC = dt.timezone.utc
-SECRET = "secret-value"  # noqa: S105 - a dummy credential
+SECRET = "secret-value"
 BASE: dict[str, Any] = {
     "client_id": "cid",
     "client_secret": SECRET,

@@ -46,6 +46,9 @@ PROPERTIES: dict[str, dict[str, Any]] = {
     if name not in BUILTIN
 }
 NAMES = list(PROPERTIES)
+#: singer-sdk's own settings that the plugin definitions declare after the tap's, so Meltano
+#: passes them on (it only passes declared settings).
+SDK_DECLARED = ["stream_maps", "stream_map_config", "flattening_enabled", "flattening_max_depth"]
 
 
 def _load_yaml(path: Path) -> Any:
@@ -114,7 +117,8 @@ def test_plugin_definition_settings_match_schema(source: str) -> None:
     plugin = _meltano_extractor() if source == "meltano.yml" else _hub_definition()
     settings = {s["name"]: s for s in plugin["settings"]}
 
-    assert [s["name"] for s in plugin["settings"]] == NAMES
+    assert [s["name"] for s in plugin["settings"]] == NAMES + SDK_DECLARED
+    assert set(SDK_DECLARED) <= BUILTIN
     for name, schema in PROPERTIES.items():
         setting = settings[name]
         assert setting["kind"] == _expected_kind(schema), name

@@ -34,7 +34,7 @@ def ds() -> Dataset:
 
 @pytest.fixture(scope="module")
 def sim_module(ds: Dataset) -> Iterator[Simulator]:
-    with Simulator(ds, client_id="sim-client", client_secret="sim-secret", port=0) as sim:  # noqa: S106
+    with Simulator(ds, client_id="sim-client", client_secret="sim-secret", port=0) as sim:
         yield sim
 
 
@@ -128,7 +128,7 @@ def test_token_flow_and_401s(sim: Simulator) -> None:
         timeout=10,
     )
     body = ok.json()
-    assert body["token_type"] == "bearer"  # noqa: S105
+    assert body["token_type"] == "bearer"
     assert body["expires_in"] == 86400
     bad = requests.post(
         f"{sim.url}/oauth/token",
