@@ -20,8 +20,6 @@ from tap_genesys_analytics.windows import iso, parse_iso
 if TYPE_CHECKING:
     from singer_sdk.helpers.types import Context
 
-UTC = dt.timezone.utc
-
 
 class ConversationAggregatesStream(GenesysStream):
     """One row per (query, group, interval, metric), incremental by interval with a lookback.
@@ -46,8 +44,7 @@ class ConversationAggregatesStream(GenesysStream):
         if not settings.aggregates:
             self.logger.info("%s: no queries in the aggregates setting", self.name)
             return
-        lag = dt.timedelta(minutes=settings.safety_lag_minutes)
-        end = settings.end_date or dt.datetime.now(UTC) - lag
+        end = settings.run_end()
         watermarks: dict[str, str] = self.stream_state.setdefault("watermarks", {})
         for query in settings.aggregates:
             start = settings.start_date

@@ -6,7 +6,7 @@ from collections.abc import Iterable, Mapping
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from tap_genesys_analytics.listings import DIRECTORY_PAGE_SIZE, entities
-from tap_genesys_analytics.streams import GenesysStream
+from tap_genesys_analytics.streams import GenesysStream, stream_class
 
 if TYPE_CHECKING:
     from singer_sdk.helpers.types import Context
@@ -41,16 +41,8 @@ class DimensionStream(GenesysStream):
 def _dimension(
     name: str, path: str, page_size: int | None = DIRECTORY_PAGE_SIZE
 ) -> type[DimensionStream]:
-    return type(
-        "".join(part.title() for part in name.split("_")) + "Stream",
-        (DimensionStream,),
-        {
-            "__doc__": f"``{name}``: the entities of ``GET {path}``.",
-            "name": name,
-            "path": path,
-            "page_size": page_size,
-        },
-    )
+    doc = f"``{name}``: the entities of ``GET {path}``."
+    return stream_class(DimensionStream, name, doc, path=path, page_size=page_size)
 
 
 DIMENSION_STREAMS: list[type[DimensionStream]] = [

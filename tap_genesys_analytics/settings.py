@@ -99,6 +99,13 @@ class Settings:
         """Whether a filter is set: the details query then allows 31-day intervals, not 7."""
         return bool(self.conversation_filters or self.segment_filters)
 
+    def run_end(self, now: dt.datetime | None = None) -> dt.datetime:
+        """The end of this run's range: ``end_date``, or now less ``safety_lag_minutes``."""
+        if self.end_date is not None:
+            return self.end_date
+        current = now or dt.datetime.now(UTC)
+        return current - dt.timedelta(minutes=self.safety_lag_minutes)
+
     @property
     def token_url(self) -> str:
         """The OAuth client-credentials endpoint."""

@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-import datetime as dt
 import json
 from collections.abc import Callable, Iterable, Iterator
 from importlib import resources
-from typing import TYPE_CHECKING, Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar, TypeVar
 
 from singer_sdk import Stream
 from singer_sdk.helpers.conform import TypeConformanceLevel
@@ -21,8 +20,6 @@ if TYPE_CHECKING:
     from singer_sdk.helpers.types import Context
 
     from tap_genesys_analytics.tap import TapGenesysAnalytics
-
-UTC = dt.timezone.utc
 
 
 def load_schema(name: str) -> dict[str, Any]:
@@ -134,8 +131,7 @@ class ConversationDetailsStream(GenesysStream):
             is_final=lambda r: bool(r.get("conversationEnd")),
         )
         runner = ChunkRunner(spec, settings, self.stream_state, self.save_state)
-        lag = dt.timedelta(minutes=settings.safety_lag_minutes)
-        end = settings.end_date or dt.datetime.now(UTC) - lag
+        end = settings.run_end()
         available = jobs.availability()
         availability = parse_iso(available) if available else None
         self.logger.info("%s: jobs hold data up to %s", self.name, available or "(not reported)")
@@ -171,36 +167,50 @@ def _conversation_start(record: dict[str, Any]) -> str | None:
     return value if isinstance(value, str) else None
 
 
-def _child(
-    name: str, keys: list[str], builder: Callable[[dict[str, Any]], Iterable[dict[str, Any]]]
+StreamT = TypeVar("StreamT", bound=GenesysStream)
+
+
+def stream_class(base: type[StreamT], name: str, doc: str, **attributes: Any) -> type[StreamT]:
+    """A subclass of ``base`` for one stream, named after it (user_presence: UserPresenceStream)."""
+    class_name = "".join(part.title() for part in name.split("_")) + "Stream"
+    return type(class_name, (base,), {"__doc__": doc, "name": name, **attributes})
+
+
+def child_stream(
+    name: str,
+    keys: list[str],
+    parent: type[GenesysStream],
+    builder: Callable[[dict[str, Any]], Iterable[dict[str, Any]]],
 ) -> type[ChildStream]:
-    return type(
-        "".join(part.title() for part in name.split("_")) + "Stream",
-        (ChildStream,),
-        {
-            "__doc__": f"``{name}``: rows from each conversation_details record.",
-            "name": name,
-            "primary_keys": keys,
-            "parent_stream_type": ConversationDetailsStream,
-            "rows": staticmethod(builder),
-        },
+    """A table filled from each ``parent`` record by ``builder``."""
+    return stream_class(
+        ChildStream,
+        name,
+        f"``{name}``: rows from each {parent.__name__} record.",
+        primary_keys=keys,
+        parent_stream_type=parent,
+        rows=staticmethod(builder),
     )
 
 
-ConversationParticipantsStream = _child(
-    "conversation_participants", ["conversationId", "participantId"], children.participants
+_PARTICIPANT = ["conversationId", "participantId"]
+_SESSION = [*_PARTICIPANT, "sessionId"]
+ConversationParticipantsStream = child_stream(
+    "conversation_participants", _PARTICIPANT, ConversationDetailsStream, children.participants
 )
-ConversationSessionsStream = _child(
-    "conversation_sessions", ["conversationId", "participantId", "sessionId"], children.sessions
+ConversationSessionsStream = child_stream(
+    "conversation_sessions", _SESSION, ConversationDetailsStream, children.sessions
 )
-ConversationSegmentsStream = _child(
+ConversationSegmentsStream = child_stream(
     "conversation_segments",
-    ["conversationId", "participantId", "sessionId", "segmentStart", "segmentType"],
+    [*_SESSION, "segmentStart", "segmentType"],
+    ConversationDetailsStream,
     children.segments,
 )
-ConversationMetricsStream = _child(
+ConversationMetricsStream = child_stream(
     "conversation_metrics",
-    ["conversationId", "participantId", "sessionId", "name", "emitDate"],
+    [*_SESSION, "name", "emitDate"],
+    ConversationDetailsStream,
     children.metrics,
 )
 

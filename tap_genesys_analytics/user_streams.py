@@ -2,20 +2,17 @@
 
 from __future__ import annotations
 
-import datetime as dt
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from tap_genesys_analytics import users
 from tap_genesys_analytics.chunks import ChunkRunner, ExtractSpec
 from tap_genesys_analytics.jobs import USER_JOBS, JobsAPI
-from tap_genesys_analytics.streams import ChildStream, GenesysStream
+from tap_genesys_analytics.streams import GenesysStream, child_stream
 from tap_genesys_analytics.windows import floor_day, parse_iso
 
 if TYPE_CHECKING:
     from singer_sdk.helpers.types import Context
-
-UTC = dt.timezone.utc
 
 
 class UserDetailsStream(GenesysStream):
@@ -45,8 +42,7 @@ class UserDetailsStream(GenesysStream):
             splittable=False,
         )
         runner = ChunkRunner(spec, settings, self.stream_state, self.save_state)
-        lag = dt.timedelta(minutes=settings.safety_lag_minutes)
-        end = settings.end_date or dt.datetime.now(UTC) - lag
+        end = settings.run_end()
         available = jobs.availability()
         if available:
             end = min(end, parse_iso(available))
@@ -62,25 +58,17 @@ class UserDetailsStream(GenesysStream):
         )
 
 
-def _status_stream(
-    name: str, status: str, builder: Callable[[dict[str, Any]], Iterable[dict[str, Any]]]
-) -> type[ChildStream]:
-    return type(
-        "".join(part.title() for part in name.split("_")) + "Stream",
-        (ChildStream,),
-        {
-            "__doc__": f"``{name}``: one row per ``{status}`` interval of a user_details record.",
-            "name": name,
-            "primary_keys": ["userId", "startTime", status],
-            "parent_stream_type": UserDetailsStream,
-            "rows": staticmethod(builder),
-        },
-    )
-
-
-UserPresenceStream = _status_stream("user_presence", "systemPresence", users.presence_rows)
-UserRoutingStatusStream = _status_stream(
-    "user_routing_status", "routingStatus", users.routing_status_rows
+UserPresenceStream = child_stream(
+    "user_presence",
+    ["userId", "startTime", "systemPresence"],
+    UserDetailsStream,
+    users.presence_rows,
+)
+UserRoutingStatusStream = child_stream(
+    "user_routing_status",
+    ["userId", "startTime", "routingStatus"],
+    UserDetailsStream,
+    users.routing_status_rows,
 )
 
 USER_STREAMS: list[type[GenesysStream]] = [
