@@ -11,12 +11,13 @@ import datetime as dt
 import ipaddress
 import math
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, TypeVar
 from urllib.parse import urlsplit
 
 from tap_genesys_analytics.aggregates import AggregateQuery, parse_aggregates
 
 UTC = dt.timezone.utc
+_N = TypeVar("_N", int, float)
 
 #: Genesys Cloud regions and their domains (Python SDK ``PureCloudRegionHosts``).
 REGIONS: dict[str, str] = {
@@ -184,11 +185,7 @@ class _Getter:
         if number is None or (isinstance(value, float) and number != value):
             msg = f"{name} must be a whole number, got {value!r}."
             raise ConfigError(msg)
-        if number < minimum or (maximum is not None and number > maximum):
-            bounds = f"at least {minimum}" if maximum is None else f"from {minimum} to {maximum}"
-            msg = f"{name} must be {bounds}, got {number}."
-            raise ConfigError(msg)
-        return number
+        return _bounded(name, number, minimum, maximum)
 
     def number(self, name: str, *, minimum: float, maximum: float | None = None) -> float:
         value = self._value(name)
@@ -199,11 +196,7 @@ class _Getter:
         if not math.isfinite(number):
             msg = f"{name} must be a finite number, got {value!r}."
             raise ConfigError(msg)
-        if number < minimum or (maximum is not None and number > maximum):
-            bounds = f"at least {minimum}" if maximum is None else f"from {minimum} to {maximum}"
-            msg = f"{name} must be {bounds}, got {number}."
-            raise ConfigError(msg)
-        return number
+        return _bounded(name, number, minimum, maximum)
 
     def filters(self, name: str) -> list[dict[str, Any]]:
         value = self._value(name)
@@ -233,6 +226,14 @@ class _Getter:
             return parse_aggregates(self._config.get(name))
         except ValueError as exc:
             raise ConfigError(f"{exc}.") from None
+
+
+def _bounded(name: str, number: _N, minimum: _N, maximum: _N | None) -> _N:
+    if number < minimum or (maximum is not None and number > maximum):
+        bounds = f"at least {minimum}" if maximum is None else f"from {minimum} to {maximum}"
+        msg = f"{name} must be {bounds}, got {number}."
+        raise ConfigError(msg)
+    return number
 
 
 def resolve_domain(region: str) -> str:
