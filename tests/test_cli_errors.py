@@ -79,7 +79,7 @@ def test_no_secret_in_any_output_at_debug_level(tmp_path: Path, make_sim) -> Non
     sim = make_sim(conversations=400, token_ttl_seconds=1, job_latency_seconds=0.3)
     run = run_tap(
         tmp_path,
-        sim_config(sim, page_size=100, chunk_days=2),
+        sim_config(sim, page_size=100, chunk_days=2, max_jobs_in_flight=1),
         env={"TAP_GENESYS_ANALYTICS_LOGLEVEL": "DEBUG"},
     )
     assert run.returncode == 0, run.stderr[-2000:]
