@@ -94,7 +94,6 @@ class ChunkRunner:
         self.dedup = Deduplicator()
         self.counts: collections.Counter[str] = collections.Counter()
         self.emitted = 0
-        self.reread = 0
         self.splits = 0
         self._ahead: dict[str, str] = {}
         self._started = time.monotonic()
@@ -610,10 +609,3 @@ def check_state(state: MutableMapping[str, Any], label: str) -> None:
             "remove it (meltano state clear) or run with --full-refresh"
         )
         raise StateError(msg)
-
-
-def chunk_interval(state: MutableMapping[str, Any]) -> DateWindow | None:
-    """The interval of the chunk in progress in ``state``, if any (for logs and checks)."""
-    chunk = state.get("chunk") or {}
-    interval = chunk.get("interval")
-    return parse_interval(str(interval)) if interval else None
