@@ -11,7 +11,7 @@ from collections import defaultdict
 from collections.abc import Mapping
 from typing import Any
 
-from .dataset import MAX_DURATION_MS, Dataset
+from .dataset import Dataset
 from .filters import FilterError, node_matches, validate_filters
 from .timeutil import iso, parse_interval, parse_iso
 
@@ -136,7 +136,7 @@ def aggregate(ds: Dataset, body: Mapping[str, Any], now_ms: int) -> Json:
     acc: dict[tuple[Any, ...], dict[int, dict[str, list[int]]]] = defaultdict(
         lambda: defaultdict(lambda: defaultdict(list))
     )
-    lo = ds.index_at(a - MAX_DURATION_MS)
+    lo = ds.index_at(a - ds.max_duration_ms)
     hi = ds.index_at(min(b, now_ms + 1))
     for i in range(lo, hi):
         if ds.core(i).end_ms < a:

@@ -97,8 +97,14 @@ class Dataset:
         start: datetime | None = None,
         days: int = 30,
         conversations: int = 10_000,
+        lingering_every: int = 0,
+        lingering_days: int = 20,
     ) -> None:
-        """Describe the dataset; nothing is generated until asked for."""
+        """Describe the dataset; nothing is generated until asked for.
+
+        ``lingering_every``: every n-th conversation (index 0, n, 2n, ...) is an e-mail thread
+        that stays open ``lingering_days`` days, the case that must not pin a bookmark.
+        """
         if conversations < 0 or days <= 0:
             raise ValueError("conversations must be >= 0 and days > 0")
         self.seed = seed
@@ -111,6 +117,10 @@ class Dataset:
         self.span_ms = days * DAY_MS
         self.end_ms = self.start_ms + self.span_ms
         self.pools = Pools(seed)
+        self.lingering_every = lingering_every
+        self.lingering_ms = lingering_days * DAY_MS
+        #: The longest a conversation here lasts: how far back a lifetime-overlap scan looks.
+        self.max_duration_ms = max(MAX_DURATION_MS, self.lingering_ms if lingering_every else 0)
         xor_key = hashlib.blake2b(f"{seed}:ids".encode(), digest_size=6).digest()
         self._id_xor = int.from_bytes(xor_key, "big")
 
@@ -159,7 +169,11 @@ class Dataset:
         long = u % 10_000 < 100
         corrected = (u // 10_000) % 100 < 5
         x = ((u >> 24) % 1_000_000) / 1_000_000
-        if long:
+        lingering = self.lingering_every > 0 and i % self.lingering_every == 0
+        long = long or lingering
+        if lingering:
+            duration = self.lingering_ms
+        elif long:
             duration = DAY_MS + int(x * (DAY_MS - 60_000))
         else:
             duration = 30_000 + int(x * x * 3_600_000) + (u >> 50) % 1000

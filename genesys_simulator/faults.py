@@ -33,6 +33,16 @@ class Faults:
     page_cache_bytes: int = 0
     #: Honour ``Accept-Encoding: gzip``; off lets a benchmark measure plain JSON bodies.
     gzip: bool = True
+    #: ``totalHits`` is approximate (fact sheet §1): this share of UTC days is over-counted
+    #: by 1 to ``overcount_max`` in every details query that touches the day.
+    overcount_day_share: float = 0.0
+    overcount_max: int = 3
+    #: The details query refuses to page past this many results (the API's 100,000); lower
+    #: it to reach the limit with a small data set.
+    query_max_results: int = 100_000
+    #: Whether an interval ending exactly at 00:00:00.000Z "touches" the next day under
+    #: start-of-day matching. Undocumented; on, the simulator takes the pessimistic reading.
+    day_match_end_inclusive: bool = False
 
     def replace(self, **changes: Any) -> Faults:
         """Return a copy with ``changes`` applied, rejecting unknown field names."""

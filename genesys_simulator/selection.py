@@ -6,7 +6,7 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any, ClassVar, Protocol
 
-from .dataset import MAX_DURATION_MS, Dataset
+from .dataset import Dataset
 from .filters import FilterError, conversation_matches, validate_filters
 from .timeutil import day_ceil, day_floor, parse_interval
 
@@ -113,17 +113,22 @@ class Selection:
         filters: FilterSet,
         attributes: bool,
         descending: bool = False,
+        end_inclusive: bool = False,
     ) -> Selection:
-        """Map an interval to candidates; ``started_before`` is an exclusive start bound."""
+        """Map an interval to candidates; ``started_before`` is an exclusive start bound.
+
+        ``end_inclusive``: under start-day matching an interval ending exactly at midnight
+        also selects the day that starts there (the pessimistic reading of "touches").
+        """
         try:
             a, b = parse_interval(interval)
         except ValueError as exc:
             raise FilterError(f"Invalid interval {interval!r}: {exc}") from exc
         if start_day:
-            lo, hi = ds.index_at(day_floor(a)), ds.index_at(day_ceil(b))
+            lo, hi = ds.index_at(day_floor(a)), ds.index_at(day_ceil(b + int(end_inclusive)))
             overlap = None
         else:
-            lo, hi = ds.index_at(a - MAX_DURATION_MS), ds.index_at(b)
+            lo, hi = ds.index_at(a - ds.max_duration_ms), ds.index_at(b)
             overlap = (a, b)
         hi = max(lo, min(hi, ds.index_at(started_before)))
         return cls(ds, lo, hi, now_ms, filters, attributes, descending, overlap)

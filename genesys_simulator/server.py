@@ -30,7 +30,7 @@ from .directory import LISTINGS, listing
 from .faults import Faults
 from .filters import FilterError
 from .selection import FilterSet, ResultSource, Selection, validate_order
-from .timeutil import DAY_MS, from_ms, iso, parse_interval, parse_iso, to_ms
+from .timeutil import DAY_MS, day_floor, from_ms, iso, parse_interval, parse_iso, to_ms
 from .users import UserSelection
 
 Json = dict[str, Any]
@@ -449,6 +449,7 @@ class Simulator:
                 filters=filters,
                 attributes=True,
                 descending=descending,
+                end_inclusive=self._faults.day_match_end_inclusive,
             )
         except FilterError as exc:
             raise ApiError(400, str(exc)) from exc
@@ -683,7 +684,8 @@ class Simulator:
             descending = validate_order(body)
         except FilterError as exc:
             raise ApiError(400, str(exc)) from exc
-        page_size, page_number = _paging(body)
+        faults = self._faults
+        page_size, page_number = _paging(body, faults.query_max_results)
         interval = body.get("interval")
         try:
             a, b = parse_interval(interval)
@@ -706,6 +708,7 @@ class Simulator:
             filters=filters,
             attributes=False,
             descending=descending,
+            end_inclusive=faults.day_match_end_inclusive,
         )
         indices = self._query_indices(selection, body, now_ms)
         first = (page_number - 1) * page_size
@@ -715,8 +718,31 @@ class Simulator:
             out["conversations"] = [selection.record(i) for i in page]
             with self._lock:
                 self._stats.records_served += len(page)
-        out["totalHits"] = len(indices)
+        out["totalHits"] = len(indices) + self._overcount(a, b, faults)
         return out
+
+    def _overcount(self, a: int, b: int, faults: Faults) -> int:
+        """The approximate part of ``totalHits``: a few extra on a seeded share of days."""
+        if faults.overcount_day_share <= 0:
+            return 0
+        extra = 0
+        day = day_floor(a)
+        while day < b:
+            h = hashlib.blake2b(f"{self.dataset.seed}:over:{day}".encode(), digest_size=8)
+            u = int.from_bytes(h.digest(), "big")
+            if (u % 1_000_000) / 1_000_000 < faults.overcount_day_share:
+                extra += 1 + (u >> 32) % max(1, faults.overcount_max)
+            day += DAY_MS
+        return extra
+
+    def overcounted_days(self, start: str, end: str) -> list[str]:
+        """The UTC days in ``[start, end)`` whose ``totalHits`` the simulator inflates."""
+        a, b = parse_iso(start), parse_iso(end)
+        days = []
+        for day in range(day_floor(a), b, DAY_MS):
+            if self._overcount(day, day + DAY_MS - 1, self._faults):
+                days.append(iso(day)[:10])
+        return days
 
     def _query_indices(self, selection: Selection, body: Json, now_ms: int) -> Any:
         if selection.simple:
@@ -805,7 +831,7 @@ class OAuthError(Exception):
         self.description = description
 
 
-def _paging(body: Json) -> tuple[int, int]:
+def _paging(body: Json, max_results: int = QUERY_MAX_RESULTS) -> tuple[int, int]:
     """Validate a query's ``paging`` object; returns ``(pageSize, pageNumber)``."""
     paging = body.get("paging") or {}
     if not isinstance(paging, dict) or not set(paging) <= {"pageSize", "pageNumber"}:
@@ -816,8 +842,8 @@ def _paging(body: Json) -> tuple[int, int]:
         raise ApiError(400, f"pageSize must be between 1 and {QUERY_MAX_PAGE_SIZE}")
     if not isinstance(page_number, int) or page_number < 1:
         raise ApiError(400, "pageNumber must be 1 or greater")
-    if page_size * page_number > QUERY_MAX_RESULTS:
-        raise ApiError(400, "Pagination may not exceed 100000 results.")
+    if page_size * page_number > max_results:
+        raise ApiError(400, f"Pagination may not exceed {max_results} results.")
     return page_size, page_number
 
 

@@ -59,6 +59,8 @@ DEFAULTS: dict[str, Any] = {
     "safety_lag_minutes": 15,
     "max_jobs_in_flight": 3,
     "query_page_size": 100,
+    "max_open_conversations": 1000,
+    "open_conversations_per_request": 50,
 }
 
 
@@ -93,6 +95,8 @@ class Settings:
     safety_lag_minutes: int
     max_jobs_in_flight: int
     query_page_size: int
+    max_open_conversations: int = 1000
+    open_conversations_per_request: int = 50
     aggregates: tuple[AggregateQuery, ...] = ()
 
     @property
@@ -154,6 +158,12 @@ class Settings:
             safety_lag_minutes=get.integer("safety_lag_minutes", minimum=0),
             max_jobs_in_flight=get.integer("max_jobs_in_flight", minimum=1, maximum=20),
             query_page_size=get.integer("query_page_size", minimum=1, maximum=100),
+            max_open_conversations=get.integer(
+                "max_open_conversations", minimum=0, maximum=100_000
+            ),
+            open_conversations_per_request=get.integer(
+                "open_conversations_per_request", minimum=1, maximum=100
+            ),
             aggregates=get.aggregates("aggregates"),
         )
 

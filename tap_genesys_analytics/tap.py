@@ -131,6 +131,18 @@ class TapGenesysAnalytics(Tap):
             "With end_date unset, stop this many minutes before now.",
         ),
         _setting(
+            "max_open_conversations",
+            th.IntegerType,
+            "Live conversations remembered in STATE and fetched again by id on later runs "
+            "until they end; past it the oldest are dropped from the list with a warning.",
+        ),
+        _setting(
+            "open_conversations_per_request",
+            th.IntegerType,
+            "Conversation ids per GET /api/v2/analytics/conversations/details request when "
+            "live conversations are fetched again (the API's maximum is undocumented).",
+        ),
+        _setting(
             "max_jobs_in_flight",
             th.IntegerType,
             "Jobs submitted ahead, so the server prepares the next chunks while one is paged.",
