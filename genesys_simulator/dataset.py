@@ -97,6 +97,7 @@ class Dataset:
         start: datetime | None = None,
         days: int = 30,
         conversations: int = 10_000,
+        *,
         lingering_every: int = 0,
         lingering_days: int = 20,
     ) -> None:

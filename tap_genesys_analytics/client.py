@@ -139,6 +139,7 @@ class GenesysClient:
         params: Mapping[str, Any] | None = None,
         context: str = "",
         first: bool = True,
+        end_scalar: str | None = None,
     ) -> Iterator[dict[str, Any]]:
         """Yield a page's records as they are parsed from the socket, retrying the page.
 
@@ -146,8 +147,9 @@ class GenesysClient:
         from the start of the page, so records may be yielded twice: callers drop repeats by
         key. ``page.scalars`` is filled from the try that succeeded. A page without its records
         array is accepted only as the ``first`` page (an empty result: Genesys omits empty
-        arrays); anywhere else it is not what we asked for and is retried, so it can never end
-        a chunk early.
+        arrays), or when it carries ``end_scalar`` (the query's ``totalHits``: a page past the
+        last one); anywhere else it is not what we asked for and is retried, so it can never
+        end a chunk early.
         """
         label = f"{method} {path}"
         try:
@@ -164,7 +166,8 @@ class GenesysClient:
                         raise RetriableError(str(exc), retry_after=0.0) from None
                     finally:
                         response.close()
-                    if not parser.has_array and not first:
+                    ended = end_scalar is not None and parser.has_scalar(end_scalar)
+                    if not parser.has_array and not first and not ended:
                         msg = f"{label}: the page has no {array_key!r} array"
                         raise RetriableError(msg)
                     page.scalars = {

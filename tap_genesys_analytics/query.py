@@ -10,12 +10,17 @@ from collections.abc import Iterator
 from typing import Any
 
 from tap_genesys_analytics.client import GenesysClient, Page
-from tap_genesys_analytics.errors import ExtractionError
+from tap_genesys_analytics.errors import FatalAPIError, GenesysError
 from tap_genesys_analytics.settings import Settings
 from tap_genesys_analytics.windows import DateWindow, split_for_limit
 
 QUERY_PATH = "/api/v2/analytics/conversations/details/query"
+BY_ID_PATH = "/api/v2/analytics/conversations/details"
 MAX_RESULTS = 100_000
+
+
+class QueryDepthError(GenesysError):
+    """The day holds more results than the query pages (400 "Pagination may not exceed…")."""
 
 
 class DetailsQuery:
@@ -33,7 +38,7 @@ class DetailsQuery:
     def body(self, window: DateWindow, *, page_size: int, page_number: int) -> dict[str, Any]:
         """A ConversationQuery body with only fields the API defines."""
         body: dict[str, Any] = {
-            "interval": window.interval,
+            "interval": window.day_matched_interval,
             "order": "asc",
             "orderBy": "conversationStart",
             "paging": {"pageSize": page_size, "pageNumber": page_number},
@@ -60,20 +65,42 @@ class DetailsQuery:
     def page(self, window: DateWindow, page_number: int, page: Page) -> Iterator[dict[str, Any]]:
         """Stream one page of the query; ``page.scalars['totalHits']`` is filled at the end."""
         if page_number * self.settings.query_page_size > MAX_RESULTS:
-            msg = (
-                f"details query for {window.interval} would page past the API's cap of "
-                f"{MAX_RESULTS} results; narrow it with conversation_filters/segment_filters"
+            msg = f"more than the {MAX_RESULTS} results the query pages through"
+            raise QueryDepthError(msg)
+        try:
+            yield from self.client.stream(
+                "POST",
+                QUERY_PATH,
+                array_key="conversations",
+                scalar_keys=("totalHits",),
+                page=page,
+                body=self.body(
+                    window, page_size=self.settings.query_page_size, page_number=page_number
+                ),
+                context=f"query {window.interval} page {page_number}",
+                first=page_number == 1,
+                # The page after the last one has no ``conversations`` (the API omits empty
+                # arrays) but still its ``totalHits``: that is the end, not a broken page.
+                end_scalar="totalHits",
             )
-            raise ExtractionError(msg)
+        except FatalAPIError as exc:
+            if exc.status == 400 and "pagination may not exceed" in str(exc).lower():
+                raise QueryDepthError(str(exc)) from None
+            raise
+
+    def by_ids(self, ids: list[str]) -> Iterator[dict[str, Any]]:
+        """The current version of each conversation in ``ids`` (absent ones are left out).
+
+        ``GET /api/v2/analytics/conversations/details?id=a,b``: like the query, it serves
+        conversations without participant ``attributes``.
+        """
+        page = Page()
         yield from self.client.stream(
-            "POST",
-            QUERY_PATH,
+            "GET",
+            BY_ID_PATH,
             array_key="conversations",
-            scalar_keys=("totalHits",),
+            scalar_keys=(),
             page=page,
-            body=self.body(
-                window, page_size=self.settings.query_page_size, page_number=page_number
-            ),
-            context=f"query {window.interval} page {page_number}",
-            first=page_number == 1,
+            params={"id": ",".join(ids)},
+            context=f"{len(ids)} open conversation(s) by id",
         )

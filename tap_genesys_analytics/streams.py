@@ -129,6 +129,7 @@ class ConversationDetailsStream(GenesysStream):
             expected_count=query.total_hits,
             label=self.name,
             is_final=lambda r: bool(r.get("conversationEnd")),
+            refresh=query.by_ids,
         )
         runner = ChunkRunner(spec, settings, self.stream_state, self.save_state)
         end = settings.run_end()
@@ -138,19 +139,17 @@ class ConversationDetailsStream(GenesysStream):
         records = runner.run(settings.start_date, end, availability=availability, query=query)
         yield from self.with_children(records)
         self.logger.info(
-            "%s: %d records emitted, %d repeats dropped, %d windows re-read after a short "
-            "count, %d live conversations left for a later run",
+            "%s: %d records emitted, %d repeats dropped; %s",
             self.name,
             runner.emitted,
             runner.dedup.dropped,
-            runner.splits,
-            runner.live_skipped,
+            runner.counters.summary(),
         )
 
     def _job_body(self, window: DateWindow, start_of_day: bool) -> dict[str, Any]:
         settings = self.genesys_tap.settings
         body: dict[str, Any] = {
-            "interval": window.interval,
+            "interval": window.day_matched_interval if start_of_day else window.interval,
             "order": "asc",
             "orderBy": "conversationStart",
             "startOfDayIntervalMatching": start_of_day,

@@ -13,6 +13,7 @@ from collections.abc import Iterator
 UTC = dt.timezone.utc
 DAY = dt.timedelta(days=1)
 HOUR = dt.timedelta(hours=1)
+MILLISECOND = dt.timedelta(milliseconds=1)
 
 
 @dataclasses.dataclass(frozen=True, order=True)
@@ -34,6 +35,15 @@ class DateWindow:
     def interval(self) -> str:
         """The Genesys ``interval`` string, ``start/end`` in ISO-8601 with milliseconds."""
         return f"{iso(self.start)}/{iso(self.end)}"
+
+    @property
+    def day_matched_interval(self) -> str:
+        """The interval for start-of-day matching: it ends at the last millisecond it covers.
+
+        Whether an interval ending exactly at 00:00:00.000Z also "touches" the day that starts
+        there is undocumented; ending a millisecond earlier means the same days either way.
+        """
+        return f"{iso(self.start)}/{iso(self.end - MILLISECOND)}"
 
     @property
     def duration(self) -> dt.timedelta:

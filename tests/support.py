@@ -169,14 +169,15 @@ def start_sim(
 def truth(
     sim: Simulator, start: str = "2024-01-01", end: str = "2024-01-31", **kw: Any
 ) -> set[str]:
-    """The simulator's ground truth: ids that started in ``[start, end)`` and have ended.
+    """The simulator's ground truth: ids that started in ``[start, end)`` by its clock.
 
-    Conversations still live at the simulator's clock are not final, so the tap holds them
-    back for a later run; ``live=True`` includes them.
+    A conversation still live at the clock is a valid record (the tap emits it live and again
+    once it ends); ``final_only=True`` keeps only those that have ended.
     """
-    include_live = kw.pop("live", False)
+    final_only = kw.pop("final_only", False)
+    kw.setdefault("now", sim.now)
     ids = set(sim.dataset.truth_ids(day(start), day(end), **kw))
-    if include_live:
+    if not final_only:
         return ids
     now_ms = int(sim.now.timestamp() * 1000)
     ds = sim.dataset

@@ -31,13 +31,16 @@ def test_extracts_exactly_the_truth_with_state_after_every_page(tmp_path: Path, 
     # One STATE per results page at least (plus chunk ends): never the SDK's 10,000-record cadence.
     assert len(run.states) >= pages
     final = run.last_state["bookmarks"]["conversation_details"]
-    # The bookmark stops at the first conversation still live at the simulator's clock.
-    live = truth(sim, live=True) - truth(sim)
+    # Conversations still live at the clock are emitted as they are; the bookmark moves on to
+    # the end, and the live ones older than the next run's lookback are kept for a refresh.
+    live = truth(sim) - truth(sim, final_only=True)
     assert live, "the dataset has long conversations still live at its clock"
+    assert all("conversationEnd" not in r for r in run.records() if r["conversationId"] in live)
+    assert final["watermark"] == "2024-01-31T00:00:00.000Z"
     ds = sim.dataset
-    first_live = min(ds.core(ds.index_of(cid)).start_ms for cid in live)
-    held = dt.datetime.fromtimestamp(first_live // 1000, tz=dt.timezone.utc)
-    assert final["watermark"].startswith(held.strftime("%Y-%m-%dT%H:%M:%S"))
+    horizon = dt.datetime(2024, 1, 28, tzinfo=dt.timezone.utc).timestamp() * 1000
+    kept = {cid for cid in live if ds.core(ds.index_of(cid)).start_ms < horizon}
+    assert set(final.get("open", {})) == kept
     assert "chunk" not in final
     assert "run" not in final
 

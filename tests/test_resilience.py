@@ -45,19 +45,24 @@ def test_transient_errors_are_logged_and_retried(tmp_path: Path, make_sim) -> No
 
 def test_silent_truncation_is_detected_and_split(tmp_path: Path, make_sim) -> None:
     # 1500 over 15 days is ~100 a day, ~700 a 7-day chunk: a job over 60 loses records silently,
-    # so chunks are halved down to days, and days are read again in 12-hour windows.
+    # so chunks are read again in halves down to days, and days again in 12-hour jobs; every
+    # level finds records the earlier reads missed, so the splitting goes on until it is exact.
     sim = make_sim(conversations=1500, days=15, truncate_jobs_over=60)
     run = run_tap(tmp_path, sim_config(sim, page_size=100, end_date="2024-01-16T00:00:00Z"))
     assert_exact(run, sim, end="2024-01-16")
-    assert "splitting into" in run.stderr
-    assert "reading the day again in 12-hour windows" in run.stderr
+    assert "reading it again as" in run.stderr
+    assert "reading the day again in 12-hour jobs" in run.stderr
+    assert "accepted below" not in run.stderr.replace("0 window(s) accepted below", "")
 
 
 def test_truncation_below_one_hour_gives_a_clear_error(tmp_path: Path, make_sim) -> None:
-    sim = make_sim(conversations=3000, truncate_jobs_over=1)
+    # ~100 conversations a day, ~4 an hour, and no job returns more than 3: every finer level
+    # finds records the coarser ones missed, and even 1-hour jobs stay short.
+    sim = make_sim(conversations=3000, truncate_jobs_over=3)
     run = run_tap(tmp_path, sim_config(sim, page_size=100, end_date="2024-01-02T00:00:00Z"))
     assert run.returncode == 1
-    assert "even in 1-hour windows" in run.error_line
+    assert "down to 1-hour jobs, still found more or fewer" in run.error_line
+    assert "reading the day again in 1-hour jobs" in run.stderr
     assert "Traceback" not in run.stderr
 
 
@@ -147,7 +152,7 @@ def test_all_faults_at_once_over_50k(tmp_path: Path, make_sim) -> None:
     )
     run = run_tap(tmp_path, sim_config(sim, max_retries=15, max_requests_per_minute=240))
     assert_exact(run, sim)
-    assert "splitting into" in run.stderr
+    assert "reading it again as" in run.stderr
 
 
 def test_a_refused_page_size_is_lowered(tmp_path: Path, make_sim) -> None:
