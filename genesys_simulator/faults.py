@@ -34,7 +34,8 @@ class Faults:
     #: Honour ``Accept-Encoding: gzip``; off lets a benchmark measure plain JSON bodies.
     gzip: bool = True
     #: ``totalHits`` is approximate (fact sheet §1): this share of UTC days is over-counted
-    #: by 1 to ``overcount_max`` in every details query that touches the day.
+    #: by 1 to ``overcount_max`` in every details query that touches the day (a negative
+    #: ``overcount_max`` under-counts instead).
     overcount_day_share: float = 0.0
     overcount_max: int = 3
     #: The details query refuses to page past this many results (the API's 100,000); lower

@@ -152,6 +152,7 @@ class Job:
     available_ms: int
     kind: str = "conversation"
     deleted: bool = False
+    expired: bool = False
 
     @property
     def completed(self) -> float:
@@ -532,7 +533,7 @@ class Simulator:
             return "QUEUED"
         if now < job.completed:
             return "PENDING"
-        if now >= self._expiry(job):
+        if job.expired or now >= self._expiry(job):
             return "EXPIRED"
         return "FAILED" if job.fails else "FULFILLED"
 
@@ -548,6 +549,20 @@ class Simulator:
             out["completionDate"] = _wall_iso(job.completed)
         out["expirationDate"] = _wall_iso(self._expiry(job))
         return out
+
+    def expire_jobs(self) -> int:
+        """Let every job submitted so far expire now (its results are gone); returns how many."""
+        with self._lock:
+            jobs = list(self._jobs.values())
+        for job in jobs:
+            job.expired = True
+        return len(jobs)
+
+    def job_state_of(self, job_id: str) -> str:
+        """The state a status request for ``job_id`` would report now (tests look at it)."""
+        with self._lock:
+            job = self._jobs.get(job_id)
+        return "GONE" if job is None else self.job_state(job)
 
     def delete_job(self, job_id: str, kind: str = "conversation") -> None:
         """Delete (or cancel) a job; later calls for it get 404."""
@@ -718,7 +733,7 @@ class Simulator:
             out["conversations"] = [selection.record(i) for i in page]
             with self._lock:
                 self._stats.records_served += len(page)
-        out["totalHits"] = len(indices) + self._overcount(a, b, faults)
+        out["totalHits"] = max(0, len(indices) + self._overcount(a, b, faults))
         return out
 
     def _overcount(self, a: int, b: int, faults: Faults) -> int:
@@ -731,7 +746,8 @@ class Simulator:
             h = hashlib.blake2b(f"{self.dataset.seed}:over:{day}".encode(), digest_size=8)
             u = int.from_bytes(h.digest(), "big")
             if (u % 1_000_000) / 1_000_000 < faults.overcount_day_share:
-                extra += 1 + (u >> 32) % max(1, faults.overcount_max)
+                size = 1 + (u >> 32) % max(1, abs(faults.overcount_max))
+                extra += size if faults.overcount_max > 0 else -size
             day += DAY_MS
         return extra
 

@@ -50,9 +50,9 @@ def test_wrong_secret_fails_on_the_first_request(tmp_path: Path, make_sim) -> No
     "state_text",
     [
         "{not json",
-        json.dumps({"bookmarks": {"conversation_details": {"replication_key_value": 1, "x": 2}}}),
+        json.dumps({"bookmarks": {"conversation_details": {"watermark": "yesterday"}}}),
     ],
-    ids=["not json", "another layout"],
+    ids=["not json", "an unreadable watermark"],
 )
 def test_a_foreign_or_broken_state_is_one_line(tmp_path: Path, make_sim, state_text: str) -> None:
     sim = make_sim(conversations=10)
