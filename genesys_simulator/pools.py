@@ -155,6 +155,9 @@ class Pools:
                     "email": f"{first.lower()}.{last.lower()}{k}@example.com",
                     "divisionId": self.divisions[k % len(self.divisions)]["id"],
                     "queueIds": [self.queues[(k + j) % len(self.queues)]["id"] for j in range(3)],
+                    # Every tenth agent has left: inactive in the directory, still in history
+                    # (conversations and user details), as agents who left are in the real API.
+                    "state": "inactive" if k % 10 == 9 else "active",
                 }
             )
         self.wrapup_codes = [

@@ -796,20 +796,31 @@ class Simulator:
         return {"conversations": found} if found else {}
 
     def user_details_query(self, body: object) -> Json:
-        """Run a ``UserDetailsQuery``: one item per user, page-number paging."""
+        """Run a ``UserDetailsQuery``: page-number paging over (user, day) status records.
+
+        ``totalHits`` counts those records and each page merges its records into one item per
+        user (``UserSelection.query_page``); the page after the last has no ``userDetails``.
+        """
         body = _check_body(body, USER_QUERY_KEYS)
         page_size, page_number = _paging(body)
         try:
             selection = UserSelection.build(self.dataset, body, self._now_ms)
         except FilterError as exc:
             raise ApiError(400, str(exc)) from exc
-        details = [d for _, d in selection.items(selection.first_position())]
+        max_days = QUERY_MAX_DAYS_FILTERED if selection.filtered else QUERY_MAX_DAYS_UNFILTERED
+        if selection.end_ms - selection.start_ms > max_days * DAY_MS:
+            raise ApiError(
+                400,
+                f"Query interval may not exceed {max_days} days"
+                + (" when filters are used." if selection.filtered else " without filters."),
+            )
+        hits = selection.query_hits()
         first = (page_number - 1) * page_size
         out: Json = {}
-        page = details[first : first + page_size]
+        page = selection.query_page(hits[first : first + page_size])
         if page:
             out["userDetails"] = page
-        out["totalHits"] = len(details)
+        out["totalHits"] = len(hits)
         return out
 
     def aggregates_query(self, body: object) -> Json:

@@ -2,11 +2,18 @@
 
 Every (user, UTC day) gets its own seeded timeline, so any interval can be answered
 without storing anything; records are split at midnight.
+
+The users details query pages what the API stores: one status record per user and UTC day.
+Its ``totalHits`` counts those (user, day) records, and a page is a run of them merged into
+one item per user, so a user whose days straddle two pages is in both (fact sheet §2: the count
+is larger than what paging returns, duplicates are filtered out of each page).
 """
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
+import itertools
 import random
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -145,11 +152,49 @@ class UserSelection:
             out["routingStatus"] = statuses
         return out
 
+    def query_hits(self) -> list[tuple[int, int]]:
+        """The (user index, UTC day start) status records the users query counts and pages."""
+        hits: list[tuple[int, int]] = []
+        for i in self._order(self.first_position()):
+            day = day_floor(self.start_ms)
+            while day < day_ceil(self.end_ms) and day <= self.clip_ms:
+                # Every timeline covers its whole day, so without filters every day is a hit.
+                if not self.filtered or self._on_day(day).detail(i) is not None:
+                    hits.append((i, day))
+                day += DAY_MS
+        return hits
+
+    def query_page(self, hits: Sequence[tuple[int, int]]) -> list[Json]:
+        """One page of the users query: each user's run of days on the page, as one item."""
+        page: list[Json] = []
+        for i, days in itertools.groupby(hits, key=lambda hit: hit[0]):
+            first, *rest = (day for _, day in days)
+            last = rest[-1] if rest else first
+            detail = dataclasses.replace(
+                self, start_ms=max(self.start_ms, first), end_ms=min(self.end_ms, last + DAY_MS)
+            ).detail(i)
+            if detail is not None:
+                page.append(detail)
+        return page
+
+    @property
+    def filtered(self) -> bool:
+        """Whether the body had any filter (the users query then allows 31 days, not 7)."""
+        return bool(self.user_filters or self.presence_filters or self.routing_filters)
+
+    def _on_day(self, day: int) -> UserSelection:
+        return dataclasses.replace(
+            self, start_ms=max(self.start_ms, day), end_ms=min(self.end_ms, day + DAY_MS)
+        )
+
     def items(self, position: int) -> Iterator[tuple[int, Json]]:
         """Yield ``(user index, detail)`` from ``position`` in result order."""
-        step = -1 if self.descending else 1
-        stop = -1 if self.descending else len(self.ds.pools.users)
-        for i in range(position, stop, step):
+        for i in self._order(position):
             detail = self.detail(i)
             if detail is not None:
                 yield i, detail
+
+    def _order(self, position: int) -> range:
+        step = -1 if self.descending else 1
+        stop = -1 if self.descending else len(self.ds.pools.users)
+        return range(position, stop, step)

@@ -270,11 +270,13 @@ def conversation_children(builder: SchemaBuilder) -> dict[str, JsonSchema]:
 
 
 def user_details(builder: SchemaBuilder) -> JsonSchema:
-    """User presence/routing timelines; the tap adds the chunk interval to the key."""
+    """User presence/routing timelines; the tap adds the grid cell (the key) and what it covered."""
     properties = builder.properties("AnalyticsUserDetail")
     properties["userId"] = dict(NON_NULL_STRING)
     properties["intervalStart"] = dict(NON_NULL_DATETIME)
     properties["intervalEnd"] = dict(NON_NULL_DATETIME)
+    properties["coveredStart"] = dict(_PRIMITIVES["datetime"])
+    properties["coveredEnd"] = dict(_PRIMITIVES["datetime"])
     return stream_schema(properties)
 
 

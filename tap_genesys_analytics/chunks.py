@@ -77,6 +77,8 @@ class ExtractSpec:
     #: False when a record summarises its whole window: records of smaller windows are other
     #: records, so a short count is only warned about instead of re-reading it in pieces.
     splittable: bool = True
+    #: How the job part of a run is cut into chunks; None cuts ``chunk_days`` from the run's start.
+    plan: Callable[[dt.datetime, dt.datetime], list[DateWindow]] | None = None
 
 
 @dataclasses.dataclass
@@ -208,7 +210,11 @@ class ChunkRunner:
         yield from self._refresh_open(iso(window.start)[:19])
         chunks: list[tuple[DateWindow, bool]] = []
         if window.start < query_from:
-            job_part = plan_chunks(window.start, query_from, self.settings.chunk_days)
+            job_part = (
+                self.spec.plan(window.start, query_from)
+                if self.spec.plan is not None
+                else plan_chunks(window.start, query_from, self.settings.chunk_days)
+            )
             chunks += [(c, False) for c in job_part]
         if query_from < window.end and query is not None:
             chunks += [(c, True) for c in plan_chunks(query_from, window.end, 1)]

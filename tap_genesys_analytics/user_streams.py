@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any, ClassVar
 
@@ -9,7 +10,7 @@ from tap_genesys_analytics import users
 from tap_genesys_analytics.chunks import ChunkRunner, ExtractSpec
 from tap_genesys_analytics.jobs import USER_JOBS, JobsAPI
 from tap_genesys_analytics.streams import GenesysStream, child_stream
-from tap_genesys_analytics.windows import floor_day, parse_iso
+from tap_genesys_analytics.windows import DateWindow, floor_day, parse_iso, plan_grid
 
 if TYPE_CHECKING:
     from singer_sdk.helpers.types import Context
@@ -18,8 +19,11 @@ if TYPE_CHECKING:
 class UserDetailsStream(GenesysStream):
     """Each user's presence and routing-status timeline per chunk, from the users details jobs.
 
-    Whole UTC days only, and only days before the users jobs' ``dataAvailabilityDate``: a user
-    detail summarises its window, so a window that is still filling would be a different record.
+    Whole UTC days only, and only days before the users jobs' ``dataAvailabilityDate``. A user
+    detail summarises its window, so the windows are cells of a fixed grid (``chunk_days`` long,
+    counted from :data:`~tap_genesys_analytics.windows.GRID_EPOCH`) and each detail is keyed by
+    its whole cell: the row of a cell cut short by the end of one run is replaced by the next
+    run's row for the same cell, never left beside it.
     """
 
     name = "user_details"
@@ -31,15 +35,22 @@ class UserDetailsStream(GenesysStream):
         settings = self.genesys_tap.settings
         client = self.genesys_tap.client
         jobs = JobsAPI(client, USER_JOBS)
+        count = users.UsersQuery(client)
+        start = floor_day(settings.start_date)
+
+        def plan(first: dt.datetime, end: dt.datetime) -> list[DateWindow]:
+            return plan_grid(first, end, settings.chunk_days, not_before=start)
+
         spec = ExtractSpec(
             jobs=jobs,
             key=lambda r: str(r.get("userId")),
-            start_of=users.interval_start,
+            start_of=users.filed_at,
             job_body=users.job_body,
-            expected_count=users.UsersQuery(client).total_hits,
+            expected_count=count.unique_users,
             label=self.name,
-            transform=users.with_interval,
+            transform=users.CellKeys(settings.chunk_days),
             splittable=False,
+            plan=plan,
         )
         runner = ChunkRunner(spec, settings, self.stream_state, self.save_state)
         end = settings.run_end()
@@ -47,14 +58,14 @@ class UserDetailsStream(GenesysStream):
         if available:
             end = min(end, parse_iso(available))
         self.logger.info("%s: jobs hold data up to %s", self.name, available or "(not reported)")
-        start = floor_day(settings.start_date)
         end = max(floor_day(end), start)
         yield from self.with_children(runner.run(start, end))
         self.logger.info(
-            "%s: %d records emitted, %d repeats dropped",
+            "%s: %d records emitted, %d repeats dropped, %d users query requests for counts",
             self.name,
             runner.emitted,
             runner.dedup.dropped,
+            count.requests,
         )
 
 

@@ -1,22 +1,34 @@
 """User details (§2 and §6 of the fact sheet): job bodies, the count, and the flat status rows.
 
 An ``AnalyticsUserDetail`` is ``{userId, primaryPresence[], routingStatus[]}`` for the interval
-it was asked for; it has no interval of its own, so the chunk's window is added to it and is
-part of its key. Presence and routing-status intervals become rows of their own, keyed by user,
-start and status, so a warehouse needs no JSON columns. Nothing here imports the Singer SDK.
+it was asked for; it has no interval of its own. The tap asks for cells of a fixed grid
+(:func:`~tap_genesys_analytics.windows.grid_cell`) and keys each detail by its whole cell
+(``intervalStart``/``intervalEnd``); ``coveredStart``/``coveredEnd`` say what the job really
+covered, which is less than the cell only at the edges of the extracted range. Presence and
+routing-status intervals become rows of their own, keyed by user, start and status, so a
+warehouse needs no JSON columns. Nothing here imports the Singer SDK.
 """
 
 from __future__ import annotations
 
+import datetime as dt
+import logging
 from collections.abc import Iterator
 from typing import Any
 
 from tap_genesys_analytics.client import GenesysClient
-from tap_genesys_analytics.windows import DateWindow, iso
+from tap_genesys_analytics.windows import DateWindow, grid_cell, iso, parse_iso, split_for_limit
 
 Record = dict[str, Any]
 
+LOGGER = logging.getLogger("tap-genesys-analytics")
 USERS_QUERY_PATH = "/api/v2/analytics/users/details/query"
+#: The users query accepts at most 7 days without filters (31 with); the count uses none.
+USERS_QUERY_MAX_DAYS = 7
+#: The query's largest page, and how deep its page-number paging may go.
+USERS_QUERY_PAGE_SIZE = 100
+USERS_QUERY_MAX_RESULTS = 100_000
+_MS = dt.timedelta(milliseconds=1)
 
 
 def job_body(window: DateWindow, _start_of_day: bool = True) -> dict[str, Any]:
@@ -28,17 +40,37 @@ def job_body(window: DateWindow, _start_of_day: bool = True) -> dict[str, Any]:
     return {"interval": window.interval, "order": "asc"}
 
 
-def with_interval(record: Record, window: DateWindow) -> Record:
-    """Add the window the job covered (``intervalStart``/``intervalEnd``) to a user detail."""
-    record["intervalStart"] = iso(window.start)
-    record["intervalEnd"] = iso(window.end)
-    return record
+class CellKeys:
+    """Adds the grid cell (the key) and the covered interval to each user detail of a job.
+
+    A job window is never longer than its cell and never crosses a cell boundary
+    (:func:`~tap_genesys_analytics.windows.plan_grid`), so the cell of its start is its cell.
+    """
+
+    def __init__(self, chunk_days: int) -> None:
+        self.chunk_days = chunk_days
+
+    def __call__(self, record: Record, window: DateWindow) -> Record:
+        """The runner's ``transform``: the key columns and the covered interval."""
+        cell = grid_cell(window.start, self.chunk_days)
+        record["intervalStart"] = iso(cell.start)
+        record["intervalEnd"] = iso(cell.end)
+        record["coveredStart"] = iso(window.start)
+        record["coveredEnd"] = iso(window.end)
+        return record
 
 
-def interval_start(record: Record) -> str | None:
-    """The start the runner files a user detail under (set by :func:`with_interval`)."""
-    value = record.get("intervalStart")
-    return value if isinstance(value, str) else None
+def filed_at(record: Record) -> str | None:
+    """Where the runner files a user detail: the last millisecond its job covered.
+
+    That instant lies in the job's window and in the run's range even when the window starts
+    before the range (a run that begins inside a cell reads the whole cell), so the runner
+    keeps, counts and emits every detail of every window it asked for.
+    """
+    value = record.get("coveredEnd")
+    if not isinstance(value, str):
+        return None
+    return iso(parse_iso(value) - _MS)
 
 
 def presence_rows(detail: Record) -> Iterator[Record]:
@@ -60,19 +92,59 @@ def _rows(detail: Record, key: str) -> Iterator[Record]:
 
 
 class UsersQuery:
-    """``POST /api/v2/analytics/users/details/query``, used only for its ``totalHits``."""
+    """``POST /api/v2/analytics/users/details/query``, used to count the users of a window.
+
+    Its ``totalHits`` counts status records, one per user and day, and is approximate, so it
+    is never compared with the job's users. The count pages the query instead and collects
+    the distinct ``userId``s: the same thing the job's records are counted by.
+    """
 
     def __init__(self, client: GenesysClient) -> None:
         self.client = client
+        #: Query requests made for counts, for the closing log line.
+        self.requests = 0
 
-    def total_hits(self, window: DateWindow) -> int:
-        """The API's count of users with a detail in ``window`` (one call: users are distinct)."""
+    def unique_users(self, window: DateWindow) -> int:
+        """How many distinct users have a detail in ``window``, in pieces the query accepts."""
+        seen: set[str] = set()
+        for piece in split_for_limit(window, USERS_QUERY_MAX_DAYS):
+            self._collect(piece, seen)
+        return len(seen)
+
+    def _collect(self, piece: DateWindow, seen: set[str]) -> None:
+        """Page one piece to its end; a piece deeper than paging may go is counted by days."""
+        page_number = 1
+        while True:
+            details, total = self._page(piece, page_number)
+            if page_number == 1 and total > USERS_QUERY_MAX_RESULTS and len(piece.days) > 1:
+                for one_day in split_for_limit(piece, 1):
+                    self._collect(one_day, seen)
+                return
+            seen.update(str(d["userId"]) for d in details if d.get("userId"))
+            # The page after the last one has no ``userDetails`` (the API omits empty arrays).
+            if not details:
+                return
+            if (page_number + 1) * USERS_QUERY_PAGE_SIZE > USERS_QUERY_MAX_RESULTS:
+                LOGGER.warning(
+                    "users query %s: paging stops at %d results; the count of users may be low",
+                    piece.interval,
+                    USERS_QUERY_MAX_RESULTS,
+                )
+                return
+            page_number += 1
+
+    def _page(self, piece: DateWindow, page_number: int) -> tuple[list[Record], int]:
+        # Ends on the piece's last millisecond: whether an end at 00:00:00.000Z also selects
+        # the next day's status records is not documented.
+        interval = f"{iso(piece.start)}/{iso(piece.end - _MS)}"
         body = {
-            "interval": window.interval,
+            "interval": interval,
             "order": "asc",
-            "paging": {"pageSize": 1, "pageNumber": 1},
+            "paging": {"pageSize": USERS_QUERY_PAGE_SIZE, "pageNumber": page_number},
         }
         _, data = self.client.call(
-            "POST", USERS_QUERY_PATH, body=body, context=f"count users {window.interval}"
+            "POST", USERS_QUERY_PATH, body=body, context=f"count users {interval}"
         )
-        return int(data.get("totalHits") or 0)
+        self.requests += 1
+        details = data.get("userDetails") or []
+        return [d for d in details if isinstance(d, dict)], int(data.get("totalHits") or 0)

@@ -154,3 +154,42 @@ def split_for_limit(window: DateWindow, max_days: int) -> list[DateWindow]:
 def _is_midnight(value: dt.datetime) -> bool:
     utc = value.astimezone(UTC)
     return (utc.hour, utc.minute, utc.second, utc.microsecond) == (0, 0, 0, 0)
+
+
+#: Where the grid of whole-cell windows starts: a Monday, so 7-day cells are ISO weeks.
+GRID_EPOCH = dt.datetime(2000, 1, 3, tzinfo=UTC)
+
+
+def grid_cell(at: dt.datetime, days: int, epoch: dt.datetime = GRID_EPOCH) -> DateWindow:
+    """The cell of the grid of ``days``-long windows counted from ``epoch`` that holds ``at``.
+
+    The grid depends only on ``days`` and the epoch, never on where a run starts or ends, so
+    every run cuts the same cells and a record keyed by its cell is the same record each time.
+    """
+    if days < 1:
+        msg = f"a grid cell must be at least 1 day long, got {days}"
+        raise ValueError(msg)
+    step = dt.timedelta(days=days)
+    start = epoch + step * ((at.astimezone(UTC) - epoch) // step)
+    return DateWindow(start, start + step)
+
+
+def plan_grid(
+    start: dt.datetime, end: dt.datetime, days: int, *, not_before: dt.datetime | None = None
+) -> list[DateWindow]:
+    """The grid cells from the one holding ``start`` up to ``end``; the last one cut at ``end``.
+
+    The first window begins at its cell's start (or at ``not_before``, the earliest data asked
+    for, when that is later), so a run that starts inside a cell reads the whole cell again.
+    """
+    if start >= end:
+        return []
+    cursor = grid_cell(start, days).start
+    if not_before is not None:
+        cursor = max(cursor, not_before)
+    windows: list[DateWindow] = []
+    while cursor < end:
+        nxt = min(grid_cell(cursor, days).end, end)
+        windows.append(DateWindow(cursor, nxt))
+        cursor = nxt
+    return windows

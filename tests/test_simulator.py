@@ -765,6 +765,94 @@ def test_user_details_are_live_at_the_clock(sim: Simulator, api: requests.Sessio
         assert "endTime" not in last
 
 
+USERS_QUERY = "/api/v2/analytics/users/details/query"
+
+
+def _users_query(
+    api: requests.Session, sim: Simulator, interval: str, page: int, size: int = 25, **kw: Any
+) -> requests.Response:
+    body = {"interval": interval, "paging": {"pageSize": size, "pageNumber": page}, **kw}
+    return api.post(sim.url + USERS_QUERY, json=body, timeout=30)
+
+
+def test_users_query_counts_and_pages_user_days(
+    sim: Simulator, api: requests.Session, ds: Dataset
+) -> None:
+    interval = "2024-01-10T00:00:00.000Z/2024-01-13T00:00:00.000Z"
+    users = len(ds.pools.users)
+    pages: list[dict[str, Any]] = []
+    while True:
+        data = _users_query(api, sim, interval, len(pages) + 1).json()
+        assert data["totalHits"] == 3 * users, "one status record per user and day"
+        if "userDetails" not in data:
+            break  # the page after the last: the API leaves the empty array out
+        pages.append(data)
+    assert len(pages) == 3 * users // 25 + 1
+    items = [d for page in pages for d in page["userDetails"]]
+    assert all(len(page["userDetails"]) < 25 for page in pages), "a user's days are merged"
+    assert {d["userId"] for d in items} == {u["id"] for u in ds.pools.users}
+    assert len(items) > users, "a user whose days straddle two pages is on both"
+
+    # The pieces of a user's timeline on the pages add up to the job's detail of the user.
+    job = {d["userId"]: d for d in fetch_user_details(api, sim, {"interval": interval})}
+    merged: dict[str, list[Any]] = {}
+    for item in items:
+        merged.setdefault(item["userId"], []).extend(item["primaryPresence"])
+    assert merged == {user: detail["primaryPresence"] for user, detail in job.items()}
+
+
+def test_users_query_interval_limits(sim: Simulator, api: requests.Session, ds: Dataset) -> None:
+    week = "2024-01-01T00:00:00.000Z/2024-01-08T00:00:00.000Z"
+    assert _users_query(api, sim, week, 1).status_code == 200
+    over = _users_query(api, sim, "2024-01-01T00:00:00.000Z/2024-01-08T00:00:00.001Z", 1)
+    assert "7 days without filters" in assert_error_body(over, 400)["message"]
+    one_user = {
+        "userFilters": [
+            {
+                "type": "or",
+                "predicates": [{"dimension": "userId", "value": ds.pools.users[0]["id"]}],
+            }
+        ]
+    }
+    month = "2024-01-01T00:00:00.000Z/2024-02-01T00:00:00.000Z"
+    filtered = _users_query(api, sim, month, 1, **one_user)
+    assert filtered.status_code == 200, filtered.text
+    assert filtered.json()["totalHits"] == 31
+    longer = _users_query(
+        api, sim, "2024-01-01T00:00:00.000Z/2024-02-02T00:00:00.000Z", 1, **one_user
+    )
+    assert "31 days when filters are used" in assert_error_body(longer, 400)["message"]
+
+
+def test_user_job_without_records_has_no_user_details_key(
+    sim: Simulator, api: requests.Session
+) -> None:
+    body = {
+        "interval": "2024-01-10T00:00:00.000Z/2024-01-11T00:00:00.000Z",
+        "userFilters": [{"type": "or", "predicates": [{"dimension": "userId", "value": "nobody"}]}],
+    }
+    r = api.post(sim.url + USER_JOBS, json=body, timeout=10)
+    job_id = r.json()["jobId"]
+    for _ in range(200):
+        if api.get(f"{sim.url}{USER_JOBS}/{job_id}", timeout=10).json()["state"] == "FULFILLED":
+            break
+        time.sleep(0.02)
+    page = api.get(f"{sim.url}{USER_JOBS}/{job_id}/results", timeout=10).json()
+    assert "userDetails" not in page
+    assert "cursor" not in page
+    assert "dataAvailabilityDate" in page
+
+
+def test_some_agents_have_left_and_are_still_in_user_details(
+    sim: Simulator, api: requests.Session, ds: Dataset
+) -> None:
+    inactive = {u["id"] for u in ds.pools.users if u["state"] == "inactive"}
+    assert 0 < len(inactive) < len(ds.pools.users)
+    assert {u["state"] for u in ds.pools.users} == {"active", "inactive"}
+    body = {"interval": "2024-01-10T00:00:00.000Z/2024-01-11T00:00:00.000Z"}
+    assert inactive <= {d["userId"] for d in fetch_user_details(api, sim, body)}
+
+
 def test_aggregates_agree_with_details(sim: Simulator, api: requests.Session, ds: Dataset) -> None:
     interval = "2024-01-10T00:00:00.000Z/2024-01-11T00:00:00.000Z"
     body = {

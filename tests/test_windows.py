@@ -10,13 +10,16 @@ import random
 import pytest
 
 from tap_genesys_analytics.windows import (
+    GRID_EPOCH,
     DateWindow,
     ceil_day,
     floor_day,
+    grid_cell,
     iso,
     parse_interval,
     parse_iso,
     plan_chunks,
+    plan_grid,
     split_for_limit,
 )
 
@@ -512,3 +515,64 @@ def test_contains_text_compares_in_utc_for_non_utc_bounds() -> None:
     assert not window.contains_text("2024-02-29T23:59:59.999Z")
     assert not window.contains_text("2024-03-02T00:00:00.000Z")
     assert not window.contains_text("2024-03-02T01:00:00.000Z")
+
+
+# -- the grid of user details windows --------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("at", "days", "cell"),
+    [
+        ("2000-01-03", 7, ("2000-01-03", "2000-01-10")),  # the epoch is a Monday
+        ("2024-01-01", 7, ("2024-01-01", "2024-01-08")),  # so 7-day cells are ISO weeks
+        ("2024-01-07T23:59:59", 7, ("2024-01-01", "2024-01-08")),
+        ("2024-01-01", 15, ("2023-12-28", "2024-01-12")),
+        ("2024-02-29T12:00", 1, ("2024-02-29", "2024-03-01")),
+        ("1999-12-31", 7, ("1999-12-27", "2000-01-03")),  # before the epoch
+    ],
+)
+def test_grid_cell(at: str, days: int, cell: tuple[str, str]) -> None:
+    assert grid_cell(t(at), days) == w(*cell)
+
+
+def test_grid_cell_rejects_days_below_one() -> None:
+    with pytest.raises(ValueError, match="at least 1 day"):
+        grid_cell(GRID_EPOCH, 0)
+
+
+@pytest.mark.parametrize(
+    ("start", "end", "days", "not_before", "expected"),
+    [
+        # A run that starts or ends inside a cell: the start snaps back, the end is cut.
+        ("2024-01-04", "2024-01-18", 7, None, ["01-01..01-08", "01-08..01-15", "01-15..01-18"]),
+        ("2024-01-15", "2024-01-22", 7, None, ["01-15..01-22"]),
+        # ... but never before the earliest data asked for.
+        ("2024-01-01", "2024-01-20", 15, "2024-01-01", ["01-01..01-12", "01-12..01-20"]),
+        ("2024-01-13", "2024-01-20", 15, "2024-01-01", ["01-12..01-20"]),
+        ("2024-01-10", "2024-01-10", 7, None, []),
+    ],
+)
+def test_plan_grid(
+    start: str, end: str, days: int, not_before: str | None, expected: list[str]
+) -> None:
+    floor = t(not_before) if not_before else None
+    windows = plan_grid(t(start), t(end), days, not_before=floor)
+    assert [f"{x.start:%m-%d}..{x.end:%m-%d}" for x in windows] == expected
+
+
+@pytest.mark.parametrize("seed", range(20))
+def test_plan_grid_windows_of_any_run_lie_in_the_same_cells(seed: int) -> None:
+    rng = random.Random(seed)
+    days = rng.randint(1, 31)
+    start = t("2024-01-01") + dt.timedelta(days=rng.randrange(200))
+    end = start + dt.timedelta(days=rng.randint(1, 120))
+    windows = plan_grid(start, end, days)
+    assert windows[0].start <= start
+    assert windows[-1].end == end
+    for a, b in itertools.pairwise(windows):
+        assert a.end == b.start
+    for window in windows:
+        cell = grid_cell(window.start, days)
+        assert cell.start == window.start
+        assert window.end <= cell.end
+        assert window.end == cell.end or window is windows[-1]
