@@ -93,6 +93,7 @@ class RunCounters:
     live_emitted: int = 0
     refreshed: int = 0
     deferred_days: int = 0
+    short_unsplittable: int = 0
 
     def summary(self) -> str:
         """One sentence for the log: re-reads, approximate counts and live conversations."""
@@ -101,7 +102,8 @@ class RunCounters:
             f"{self.extra_jobs} extra job submission(s); {self.accepted_below} window(s) "
             f"accepted below the API's approximate count, largest gap {self.largest_gap}; "
             f"{self.live_emitted} record(s) emitted while still live, {self.refreshed} fetched "
-            f"again by id; {self.deferred_days} day(s) left to a later run"
+            f"again by id; {self.deferred_days} day(s) left to a later run; "
+            f"{self.short_unsplittable} window(s) short of the API's count"
         )
 
 
@@ -591,8 +593,19 @@ class ChunkRunner:
         if self._settled(chunk, expected, got):
             return
         if not self.spec.splittable:
-            # Its records summarise the whole window: smaller windows hold other records.
-            self._accept_below(chunk, expected, got)
+            # Its records summarise the whole window: smaller windows hold other records, so
+            # there is nothing to read again. Never a reason to stop the run: say it loudly.
+            self.counters.short_unsplittable += 1
+            LOGGER.warning(
+                "%s %s: the job returned %d unique records, the API counts %d: %d may be "
+                "missing from this window; its rows are kept, and running the window again "
+                "later (start_date/end_date) re-reads it",
+                self.spec.label,
+                chunk.interval,
+                got,
+                expected,
+                expected - got,
+            )
             return
         yield from self._reread(chunk, expected, got)
 
