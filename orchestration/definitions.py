@@ -22,7 +22,6 @@ Settings come from the environment (all optional):
 - ``MELTANO_BIN``: the Meltano executable (default ``.venv-meltano/bin/meltano``).
 """
 
-
 import datetime as dt
 import json
 import os
@@ -248,6 +247,4 @@ nightly_schedule = ScheduleDefinition(
     job=genesys_nightly, cron_schedule=NIGHTLY_CRON, execution_timezone="UTC"
 )
 
-defs = Definitions(
-    assets=[genesys_backfill], jobs=[genesys_nightly], schedules=[nightly_schedule]
-)
+defs = Definitions(assets=[genesys_backfill], jobs=[genesys_nightly], schedules=[nightly_schedule])
