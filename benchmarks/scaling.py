@@ -94,7 +94,7 @@ def main() -> int:
     parser.add_argument("--start", default="2024-01-01")
     parser.add_argument("--end", default="2024-03-01")
     parser.add_argument("--partitions", type=int, default=4)
-    parser.add_argument("--page-size", type=int, default=20)
+    parser.add_argument("--page-size", type=int, default=10)
     parser.add_argument("--sim-rpm", type=int, default=300, help="simulator limit per token")
     parser.add_argument("--tap-rpm", type=int, default=240, help="tap max_requests_per_minute")
     args = parser.parse_args()
