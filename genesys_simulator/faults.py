@@ -27,6 +27,9 @@ class Faults:
     repeat_records: int = 0
     truncate_jobs_over: int | None = None
     rate_limit_per_minute: int | None = None
+    #: Apply ``rate_limit_per_minute`` to each bearer token on its own, as Genesys limits each
+    #: client-credentials token; off, one window is shared by every caller of the simulator.
+    rate_limit_per_token: bool = False
     job_latency_seconds: float = 0.2
     availability_lag_seconds: float = 0.0
     max_results_page_size: int = 1000

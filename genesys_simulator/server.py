@@ -198,6 +198,7 @@ class Simulator:
         self._jobs: dict[str, Job] = {}
         self._failed_intervals: set[str] = set()
         self._accepted: deque[float] = deque()
+        self._accepted_by_token: dict[str, deque[float]] = {}
         self._seen: deque[float] = deque()
         self._rng = random.Random(dataset.seed)
         self._bad_json_toggle = 0
@@ -283,6 +284,7 @@ class Simulator:
             self._faults = previous.replace(**changes)
             if self._faults.rate_limit_per_minute != previous.rate_limit_per_minute:
                 self._accepted.clear()  # a new limit starts with a fresh window
+                self._accepted_by_token.clear()
             if self._faults.page_cache_bytes <= 0:
                 self._page_cache.clear()
                 self._page_cache_size = 0
@@ -308,6 +310,7 @@ class Simulator:
             self._stats = _Stats()
             self._seen.clear()
             self._accepted.clear()
+            self._accepted_by_token.clear()
 
     def available_ms(self) -> int:
         """``dataAvailabilityDate`` as epoch ms: the clock minus the configured lag."""
@@ -324,7 +327,13 @@ class Simulator:
         with self._lock:
             self._stats.statuses[status] += 1
 
-    def admit_api_request(self) -> None:
+    def _window(self, token: str | None) -> deque[float]:
+        """The accepted-requests window that ``token`` counts against (call under the lock)."""
+        if self._faults.rate_limit_per_token and token is not None:
+            return self._accepted_by_token.setdefault(token, deque())
+        return self._accepted
+
+    def admit_api_request(self, token: str | None = None) -> None:
         """Track rolling windows and apply the strict limiter; raises a 429 ``ApiError``."""
         now = time.monotonic()
         with self._lock:
@@ -334,25 +343,27 @@ class Simulator:
             self._stats.max_requests_per_60s = max(
                 self._stats.max_requests_per_60s, len(self._seen)
             )
-            while self._accepted and self._accepted[0] <= now - 60:
-                self._accepted.popleft()
+            accepted = self._window(token)
+            while accepted and accepted[0] <= now - 60:
+                accepted.popleft()
             limit = self._faults.rate_limit_per_minute
-            if limit is not None and len(self._accepted) >= limit:
+            if limit is not None and len(accepted) >= limit:
                 self._stats.rate_limited += 1
-                wait = max(1, math.ceil(self._accepted[0] + 60 - now))
+                wait = max(1, math.ceil(accepted[0] + 60 - now))
                 raise ApiError(
                     429,
                     f"Rate limit exceeded the maximum. Retry the request in [{wait}] seconds",
                     headers={"Retry-After": str(wait)},
                 )
-            self._accepted.append(now)
+            accepted.append(now)
 
-    def rate_headers(self) -> dict[str, str]:
+    def rate_headers(self, token: str | None = None) -> dict[str, str]:
         """Build the ``inin-ratelimit-*`` headers describing the current window."""
         now = time.monotonic()
         with self._lock:
-            count = len(self._accepted)
-            reset = math.ceil(self._accepted[0] + 60 - now) if self._accepted else 60
+            accepted = self._window(token)
+            count = len(accepted)
+            reset = math.ceil(accepted[0] + 60 - now) if accepted else 60
             allowed = self._faults.rate_limit_per_minute or DEFAULT_RATE_ALLOWED
         return {
             "inin-ratelimit-count": str(count),
@@ -413,8 +424,8 @@ class Simulator:
             self._tokens[token] = time.monotonic() + ttl
         return {"access_token": token, "token_type": "bearer", "expires_in": ttl}
 
-    def check_bearer(self, authorization: str | None) -> None:
-        """Reject a missing, unknown or expired bearer token with 401."""
+    def check_bearer(self, authorization: str | None) -> str:
+        """Reject a missing, unknown or expired bearer token with 401; return the token."""
         if not authorization or not authorization.lower().startswith("bearer "):
             raise ApiError(401, "No authentication bearer token specified in authorization header.")
         token = authorization[7:].strip()
@@ -424,6 +435,7 @@ class Simulator:
             raise ApiError(401, "Invalid login credentials.")
         if time.monotonic() >= expiry:
             raise ApiError(401, "Authentication token has expired.")
+        return token
 
     # ----------------------------------------------------------------- detail jobs
     def submit_job(self, body: object) -> Json:
@@ -943,6 +955,8 @@ class _Handler(BaseHTTPRequestHandler):
     """Routes requests to the bound ``Simulator``; every response has a Content-Length."""
 
     sim: Simulator
+    #: The request's bearer token once checked (the per-token limiter's key).
+    bearer: str | None = None
     protocol_version = "HTTP/1.1"
     server_version = "GenesysSimulator/1.0"
 
@@ -989,7 +1003,7 @@ class _Handler(BaseHTTPRequestHandler):
         if body or status != 204:
             self.send_header("Content-Type", content_type)
         self.send_header("Content-Length", str(len(body)))
-        for name, value in {**self.sim.rate_headers(), **extra}.items():
+        for name, value in {**self.sim.rate_headers(self.bearer), **extra}.items():
             self.send_header(name, value)
         self.end_headers()
         if body:
@@ -1011,6 +1025,7 @@ class _Handler(BaseHTTPRequestHandler):
         self._send_json(err.status, body, {"ININ-Correlation-Id": context, **err.headers})
 
     def _dispatch(self, method: str) -> None:
+        self.bearer = None
         raw = self._read_body()
         parts = urlsplit(self.path)
         path = parts.path.rstrip("/") or "/"
@@ -1032,8 +1047,8 @@ class _Handler(BaseHTTPRequestHandler):
                 self._control(route, raw, query)
                 return
             if path.startswith("/api/v2/"):
-                sim.check_bearer(self.headers.get("Authorization"))
-                sim.admit_api_request()
+                self.bearer = sim.check_bearer(self.headers.get("Authorization"))
+                sim.admit_api_request(self.bearer)
                 if path.startswith("/api/v2/analytics/"):
                     sim.maybe_inject_error()
             self._api(route, args, raw, query)
@@ -1115,7 +1130,7 @@ class _Handler(BaseHTTPRequestHandler):
             self.send_response(200)
             self.send_header("Content-Type", "application/json")
             self.send_header("Content-Length", str(len(body)))
-            for name, value in {**sim.rate_headers(), **headers}.items():
+            for name, value in {**sim.rate_headers(self.bearer), **headers}.items():
                 self.send_header(name, value)
             self.end_headers()
             sim.count_status(200)

@@ -9,6 +9,7 @@ cd "$ROOT"
 PYTHON="${PYTHON:-python3}"
 FORCE="${SETUP_FORCE:-0}"
 MELTANO_SPEC="${MELTANO_SPEC:-meltano>=4,<5}"
+DAGSTER_SPEC="${DAGSTER_SPEC:-dagster>=1.13,<1.14}"
 
 log() { printf 'setup: %s\n' "$*" >&2; }
 
@@ -50,7 +51,20 @@ if ! up_to_date "$MELTANO_STAMP" "$MELTANO_SPEC" || [[ ! -x .venv-meltano/bin/me
     printf '%s\n' "$MELTANO_SPEC" > "$MELTANO_STAMP"
 fi
 
-# 3. The plugins of meltano.yml, each in its own venv under .meltano/.
+# 3. Dagster, the orchestrator of orchestration/definitions.py, in a venv of its own too: it runs
+#    `meltano run` as a subprocess and imports neither the tap nor Meltano.
+DAGSTER_STAMP=".venv-dagster/.setup-stamp"
+if [[ ! -x .venv-dagster/bin/python ]]; then
+    log "creating .venv-dagster"
+    "$PYTHON" -m venv .venv-dagster
+fi
+if ! up_to_date "$DAGSTER_STAMP" "$DAGSTER_SPEC" || [[ ! -x .venv-dagster/bin/dagster ]]; then
+    log "installing Dagster into .venv-dagster"
+    pip_quiet .venv-dagster/bin/python -m pip install "$DAGSTER_SPEC"
+    printf '%s\n' "$DAGSTER_SPEC" > "$DAGSTER_STAMP"
+fi
+
+# 4. The plugins of meltano.yml, each in its own venv under .meltano/.
 PLUGINS_STAMP=".meltano/.setup-stamp"
 PLUGINS_WANT="$(fingerprint meltano.yml pyproject.toml "$MELTANO_STAMP")"
 plugins_present() {
@@ -70,4 +84,4 @@ if ! up_to_date "$PLUGINS_STAMP" "$PLUGINS_WANT" || ! plugins_present; then
 fi
 
 mkdir -p output
-log "ready (.venv, .venv-meltano, .meltano/)"
+log "ready (.venv, .venv-meltano, .venv-dagster, .meltano/)"

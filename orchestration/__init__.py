@@ -1,0 +1,1 @@
+"""Dagster orchestration of the Meltano project (definitions.py; backfill.py runs it headless)."""
