@@ -59,7 +59,7 @@ def materialize_range(first: str, last: str) -> dict[str, Any]:
             attempts.append({"ok": False, **{k: v.value for k, v in meta.items()}})
         elif event.event_type == DagsterEventType.ASSET_MATERIALIZATION:
             meta = event.step_materialization_data.materialization.metadata
-            attempt = int(meta["attempt"].value)
+            attempt = int(str(meta["attempt"].value))
             if attempt not in seen:  # one event per daily partition of the run: keep one
                 seen.add(attempt)
                 attempts.append({"ok": True, **{k: v.value for k, v in meta.items()}})

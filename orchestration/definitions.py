@@ -29,6 +29,7 @@ import re
 import subprocess
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from dagster import (
     AssetExecutionContext,
@@ -197,7 +198,7 @@ def backfill_env(start: dt.datetime, end: dt.datetime) -> tuple[str, dict[str, s
     retry_policy=RETRY,
     group_name="genesys",
 )
-def genesys_backfill(context: AssetExecutionContext) -> MaterializeResult:
+def genesys_backfill(context: AssetExecutionContext) -> MaterializeResult[Any]:
     """Extract the run's daily partitions with one ``meltano run`` and its own state."""
     window = context.partition_time_window
     start, end = window.start.astimezone(UTC), window.end.astimezone(UTC)

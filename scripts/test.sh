@@ -94,6 +94,8 @@ log "ruff check"
 .venv/bin/ruff check .
 log "mypy"
 .venv/bin/mypy tap_genesys_analytics genesys_simulator
+# The orchestration code imports Dagster, which lives in its own venv.
+.venv/bin/mypy --python-executable .venv-dagster/bin/python orchestration
 
 log "pytest"
 status=0
