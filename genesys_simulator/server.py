@@ -387,6 +387,13 @@ class Simulator:
         with self._lock:
             return list(self._tokens)
 
+    def revoke_tokens(self) -> int:
+        """Forget every token issued so far, as an admin revoking a client's tokens would."""
+        with self._lock:
+            count = len(self._tokens)
+            self._tokens.clear()
+            return count
+
     def issue_token(self, authorization: str | None, form: dict[str, list[str]]) -> Json:
         """Client-credentials grant: check Basic credentials and mint a bearer token."""
         ok = False
