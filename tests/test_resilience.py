@@ -157,4 +157,3 @@ def test_a_refused_page_size_is_lowered(tmp_path: Path, make_sim) -> None:
     run = run_tap(tmp_path, sim_config(sim, page_size=1000))
     assert_exact(run, sim)
     assert "asking for pages of 250 from now on" in run.stderr
-
