@@ -252,6 +252,7 @@ def test_a_short_user_job_stops_with_a_clear_error(tmp_path: Path, make_sim) -> 
     config = sim_config(sim, end_date="2024-01-08T00:00:00Z")
     catalog = catalog_selecting(tmp_path, config, {"user_details"})
     run = run_tap(tmp_path, config, args=("--catalog", str(catalog)))
+    assert sim.stats.faults["truncated"] > 0
     assert run.returncode == 1
     assert "the job returned 40 records, the API counts 60" in run.error_line
     assert "Traceback" not in run.stderr
