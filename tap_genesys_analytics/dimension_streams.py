@@ -55,9 +55,7 @@ def _dimension(
     filters: tuple[Mapping[str, str], ...] = ({},),
 ) -> type[DimensionStream]:
     doc = f"``{name}``: the entities of ``GET {path}``."
-    return stream_class(
-        DimensionStream, name, doc, path=path, page_size=page_size, filters=filters
-    )
+    return stream_class(DimensionStream, name, doc, path=path, page_size=page_size, filters=filters)
 
 
 DIMENSION_STREAMS: list[type[DimensionStream]] = [
