@@ -180,8 +180,9 @@ def test_all_faults_at_once_over_50k(tmp_path: Path, make_sim) -> None:
     sim = make_sim(
         conversations=50_000,
         error_rate=0.03,
-        cut_body_rate=0.03,
-        bad_json_rate=0.03,
+        # 5 % of ~100 results pages: each body fault fires (0.95**100 < 1 %), as asserted below.
+        cut_body_rate=0.05,
+        bad_json_rate=0.05,
         token_ttl_seconds=4,
         job_fail_once=True,
         repeat_records=5,
