@@ -1,4 +1,8 @@
-"""Directory entity listings (queues, users, codes...) built from the dataset's pools."""
+"""Directory entity listings (queues, users, codes...) built from the dataset's pools.
+
+Default filters are the API's: users are listed ``active`` only unless ``state`` says
+otherwise, presence definitions without the deactivated ones unless ``deactivated=true``.
+"""
 
 from __future__ import annotations
 
@@ -13,6 +17,21 @@ Json = dict[str, Any]
 DEFAULT_PAGE_SIZE = 25
 MAX_PAGE_SIZE = 500
 CREATED = "2023-06-01T09:00:00.000Z"
+
+#: ``GET /api/v2/users?state=``: the API lists only ``active`` users unless asked otherwise.
+USER_STATES = ("active", "inactive", "deleted", "any")
+#: Custom presences deactivated since agents used them: historical user details still name
+#: them, ``GET /api/v2/presence/definitions`` lists them only with ``deactivated=true``.
+DEACTIVATED_PRESENCES = frozenset({"MEETING", "TRAINING"})
+
+
+def user_state(index: int) -> str:
+    """The state of pool user ``index``: some agents left (they still appear in old data)."""
+    if index % 20 == 10:
+        return "deleted"
+    if index % 12 == 5:
+        return "inactive"
+    return "active"
 
 
 def _division(pools: Pools, division_id: str) -> Json:
@@ -47,13 +66,13 @@ def _users(pools: Pools) -> list[Json]:
             "name": u["name"],
             "division": _division(pools, u["divisionId"]),
             "email": u["email"],
-            "state": "active",
+            "state": user_state(k),
             "username": u["email"],
             "version": 1,
             "acdAutoAnswer": False,
             "selfUri": f"/api/v2/users/{u['id']}",
         }
-        for u in pools.users
+        for k, u in enumerate(pools.users)
     ]
 
 
@@ -124,11 +143,11 @@ def _presences(pools: Pools) -> list[Json]:
     return [
         {
             "id": p["id"],
-            "type": "System",
+            "type": "User" if p["systemPresence"] in DEACTIVATED_PRESENCES else "System",
             "languageLabels": {"en_US": presence_label(p["systemPresence"])},
             "systemPresence": presence_label(p["systemPresence"]).replace(" ", ""),
             "divisionId": "*",
-            "deactivated": False,
+            "deactivated": p["systemPresence"] in DEACTIVATED_PRESENCES,
             "selfUri": f"/api/v2/presence/definitions/{p['id']}",
         }
         for p in pools.presences
@@ -159,7 +178,17 @@ def listing(pools: Pools, kind: str, query: dict[str, list[str]]) -> Json:
     path, build = LISTINGS[kind]
     entities = build(pools)
     if kind == "presence_definitions":
+        deactivated = query.get("deactivated", ["false"])[0].lower()
+        if deactivated not in {"true", "false"}:
+            raise FilterError("deactivated must be TRUE or FALSE")
+        entities = [e for e in entities if e["deactivated"] == (deactivated == "true")]
         return {"total": len(entities), "entities": entities, "selfUri": path}
+    if kind == "users":
+        state = query.get("state", ["active"])[0]
+        if state not in USER_STATES:
+            raise FilterError(f"state must be one of {', '.join(USER_STATES)}")
+        if state != "any":
+            entities = [e for e in entities if e["state"] == state]
     page_size = _int_param(query, "pageSize", DEFAULT_PAGE_SIZE)
     page_number = _int_param(query, "pageNumber", 1)
     if not 1 <= page_size <= MAX_PAGE_SIZE:
@@ -173,8 +202,11 @@ def listing(pools: Pools, kind: str, query: dict[str, list[str]]) -> Json:
     page_count = max(1, -(-total // page_size))
     first = (page_number - 1) * page_size
 
+    # The links carry the listing's filters, as the API's do.
+    shown = "".join(f"&{k}={query[k][0]}" for k in ("state",) if kind == "users" and k in query)
+
     def uri(n: int) -> str:
-        return f"{path}?pageSize={page_size}&pageNumber={n}"
+        return f"{path}?pageSize={page_size}&pageNumber={n}{shown}"
 
     out: Json = {
         "entities": entities[first : first + page_size],

@@ -115,6 +115,10 @@ class StatsSnapshot:
     max_requests_per_60s: int
     result_pages: Counter[tuple[str, str]]
     records_served: int
+    #: How often each fault switch actually fired, so a test can show its fault happened.
+    faults: Counter[str]
+    #: Results pages by ``Content-Encoding`` (``gzip`` or ``identity``).
+    encodings: Counter[str]
 
     def to_dict(self) -> Json:
         """JSON form for the ``/_sim/stats`` endpoint."""
@@ -125,6 +129,8 @@ class StatsSnapshot:
             "max_requests_per_60s": self.max_requests_per_60s,
             "result_pages": {f"{j}|{c}": n for (j, c), n in self.result_pages.items()},
             "records_served": self.records_served,
+            "faults": dict(self.faults),
+            "encodings": dict(self.encodings),
         }
 
 
@@ -136,6 +142,8 @@ class _Stats:
     max_requests_per_60s: int = 0
     result_pages: Counter[tuple[str, str]] = field(default_factory=Counter)
     records_served: int = 0
+    faults: Counter[str] = field(default_factory=Counter)
+    encodings: Counter[str] = field(default_factory=Counter)
 
 
 @dataclass
@@ -302,6 +310,8 @@ class Simulator:
                 s.max_requests_per_60s,
                 Counter(s.result_pages),
                 s.records_served,
+                Counter(s.faults),
+                Counter(s.encodings),
             )
 
     def reset_stats(self) -> None:
@@ -321,6 +331,11 @@ class Simulator:
         """Count a request by route name."""
         with self._lock:
             self._stats.requests[route] += 1
+
+    def fault_fired(self, name: str, times: int = 1) -> None:
+        """Count a fault that happened (``stats.faults``)."""
+        with self._lock:
+            self._stats.faults[name] += times
 
     def count_status(self, status: int) -> None:
         """Count a response status."""
@@ -385,6 +400,7 @@ class Simulator:
             return
         with self._lock:
             status = self._rng.choice(faults.error_statuses)
+            self._stats.faults["error"] += 1
         if status == 429:
             raise ApiError(
                 429,
@@ -398,6 +414,13 @@ class Simulator:
         """Every access token handed out so far (tests grep logs for them)."""
         with self._lock:
             return list(self._tokens)
+
+    def revoke_tokens(self) -> int:
+        """Forget every token issued so far, as an admin revoking a client's tokens would."""
+        with self._lock:
+            count = len(self._tokens)
+            self._tokens.clear()
+            return count
 
     def issue_token(self, authorization: str | None, form: dict[str, list[str]]) -> Json:
         """Client-credentials grant: check Basic credentials and mint a bearer token."""
@@ -513,6 +536,7 @@ class Simulator:
             if faults.job_fail_once and fail_key not in self._failed_intervals:
                 self._failed_intervals.add(fail_key)
                 fails = True
+                self._stats.faults["job_failed"] += 1
             job = Job(
                 job_id=str(uuid.uuid4()),
                 selection=selection,
@@ -553,6 +577,8 @@ class Simulator:
         """Return the ``AsyncQueryStatus`` of a job."""
         job = self._job(job_id, kind)
         state = self.job_state(job)
+        if state == "EXPIRED":
+            self.fault_fired("job_expired")
         out: Json = {"state": state}
         if state == "FAILED":
             out["errorMessage"] = "The job failed to complete. Please resubmit the query."
@@ -607,6 +633,7 @@ class Simulator:
         job = self._job(job_id, kind)
         state = self.job_state(job)
         if state == "EXPIRED":
+            self.fault_fired("job_expired")
             raise ApiError(404, f"Job {job_id} has expired", "not.found")
         if state != "FULFILLED":
             raise ApiError(400, f"Job {job_id} is not complete: state is {state}")
@@ -617,6 +644,7 @@ class Simulator:
         except ValueError as exc:
             raise ApiError(400, f"Invalid pageSize {size_text!r}") from exc
         if not 1 <= page_size <= faults.max_results_page_size:
+            self.fault_fired("page_size_refused")
             raise ApiError(400, f"pageSize must be between 1 and {faults.max_results_page_size}")
         cursor = query.get("cursor", [""])[0]
         state_tuple = self._decode_cursor(job, cursor) if cursor else None
@@ -663,6 +691,8 @@ class Simulator:
                 break
             records.append(item[1])
             indices.append(item[0])
+        if repeats:
+            self.fault_fired("repeated_records", repeats)
         while len(records) < page_size and (cap is None or emitted < cap):
             item = next(scan, None)
             if item is None:
@@ -673,6 +703,16 @@ class Simulator:
             new_indices.append(item[0])
             emitted += 1
         more = not exhausted and (cap is None or emitted < cap) and next(scan, None) is not None
+        truncate = self._faults.truncate_jobs_over
+        if (
+            truncate is not None
+            and cap == truncate
+            and emitted >= cap
+            and not exhausted
+            and (job.limit is None or job.limit > cap)
+            and next(scan, None) is not None
+        ):
+            self.fault_fired("truncated")
         out: Json = {sel.records_key: records} if records else {}
         if more:
             step = -1 if sel.descending else 1
@@ -691,6 +731,11 @@ class Simulator:
             self._stats.result_pages[(job_id, cursor)] += 1
             if count > 0:
                 self._stats.records_served += count
+
+    def count_encoding(self, encoding: str) -> None:
+        """Count a results page by its ``Content-Encoding``."""
+        with self._lock:
+            self._stats.encodings[encoding] += 1
 
     def bad_json_body(self) -> bytes:
         """Alternate between a non-JSON body and JSON lacking the records array."""
@@ -1124,9 +1169,11 @@ class _Handler(BaseHTTPRequestHandler):
         faults = sim.faults
         headers = {"Content-Encoding": "gzip"} if gzip_ok else {}
         if sim.roll(faults.bad_json_rate):
+            sim.fault_fired("bad_json")
             self._send(200, sim.bad_json_body(), compress=False)
             return
         if sim.roll(faults.cut_body_rate):
+            sim.fault_fired("cut_gzip_body" if gzip_ok else "cut_identity_body")
             self.send_response(200)
             self.send_header("Content-Type", "application/json")
             self.send_header("Content-Length", str(len(body)))
@@ -1144,6 +1191,7 @@ class _Handler(BaseHTTPRequestHandler):
             count = _count_cached(body, gzip_ok)
         # Counted before sending so a client that reads stats right after sees this page.
         sim.note_result_page(job_id, query.get("cursor", [""])[0], count)
+        sim.count_encoding("gzip" if gzip_ok else "identity")
         self._send(200, body, headers, compress=False)
 
     def _control(self, route: str, raw: bytes, query: dict[str, list[str]]) -> None:

@@ -197,6 +197,17 @@ class SchemaBuilder:
         }
 
 
+def require(properties: dict[str, JsonSchema], *keys: str) -> None:
+    """Make the primary-key columns ``keys`` non-nullable: a loader cannot key a row on null."""
+    for key in keys:
+        schema = dict(properties[key])
+        types = schema["type"]
+        if isinstance(types, list):
+            kept = [t for t in types if t != "null"]
+            schema["type"] = kept[0] if len(kept) == 1 else kept
+        properties[key] = schema
+
+
 def stream_schema(properties: dict[str, JsonSchema]) -> JsonSchema:
     """Wrap properties as a Singer stream schema; the record itself is never null."""
     return {"type": "object", "properties": properties}
@@ -257,9 +268,11 @@ def conversation_children(builder: SchemaBuilder) -> dict[str, JsonSchema]:
 
     segments = builder.properties(tree.segment)
     segments.update(_child_keys(builder, tree, "participantId", "sessionId"))
+    require(segments, "segmentStart", "segmentType")
 
     metrics = builder.properties(tree.metric)
     metrics.update(_child_keys(builder, tree, "participantId", "sessionId"))
+    require(metrics, "name", "emitDate")
 
     return {
         "conversation_participants": stream_schema(participants),
@@ -283,11 +296,15 @@ def user_details(builder: SchemaBuilder) -> JsonSchema:
 def user_status_streams(builder: SchemaBuilder) -> dict[str, JsonSchema]:
     """One row per presence or routing-status record, each tagged with its user."""
     detail = builder.index.get("AnalyticsUserDetail")
-    sources = (("user_presence", "primaryPresence"), ("user_routing_status", "routingStatus"))
+    sources = (
+        ("user_presence", "primaryPresence", "systemPresence"),
+        ("user_routing_status", "routingStatus", "routingStatus"),
+    )
     streams = {}
-    for stream, field in sources:
+    for stream, field, status in sources:
         properties = {"userId": dict(NON_NULL_STRING)}
         properties.update(builder.properties(builder.item_model(detail.field_type(field))))
+        require(properties, "startTime", status)
         streams[stream] = stream_schema(properties)
     return streams
 
@@ -315,6 +332,7 @@ def conversation_aggregates(builder: SchemaBuilder) -> JsonSchema:
         "qualifier": builder.type_schema(metric_data.field_type("qualifier")),
     }
     properties.update({name: dict(NULLABLE_NUMBER) for name, _type in summary.fields()})
+    require(properties, "qualifier")  # a key column: the tap writes "" when there is none
     return stream_schema(properties)
 
 

@@ -3,7 +3,8 @@
 Built on singer-sdk's ``OAuthAuthenticator``: the token URL is ``{login_url}/oauth/token``, the
 request carries ``Authorization: Basic base64(client_id:client_secret)`` and the form
 ``grant_type=client_credentials``. A token is renewed shortly before ``expires_in`` runs out and
-once after a 401; secrets never reach a log line or an exception message.
+once after a 401 of a token the API had accepted (a 401 of a fresh token is final); secrets
+never reach a log line or an exception message.
 """
 
 from __future__ import annotations
@@ -46,6 +47,8 @@ class GenesysAuthenticator(OAuthAuthenticator):
         self._timeout = timeout
         self._lock = threading.Lock()
         self._expires_at = 0.0
+        #: The newest token while the API has not accepted it yet.
+        self._unproven: str | None = None
         self.renewals = 0
 
     @property
@@ -68,11 +71,27 @@ class GenesysAuthenticator(OAuthAuthenticator):
             assert self.access_token is not None  # noqa: S101 - set by update_access_token
             return self.access_token
 
-    def invalidate(self, token: str) -> None:
-        """Forget ``token`` after the API refused it, unless another thread already renewed it."""
+    def accepted(self, token: str) -> None:
+        """Note that the API answered a request made with ``token`` (it is not refused)."""
+        if token == self._unproven:
+            with self._lock:
+                if token == self._unproven:
+                    self._unproven = None
+
+    def invalidate(self, token: str) -> bool:
+        """Forget ``token`` after a 401; return whether renewing it can help.
+
+        A token the API accepted before has expired or been revoked: it is forgotten (unless
+        another thread renewed it already) and the next request fetches a new one. A token the
+        API never accepted is refused for what it is (another region, a disabled client), and
+        so would the next one be: ``False``, the caller stops.
+        """
         with self._lock:
+            if token == self._unproven:
+                return False
             if self.access_token == token:
                 self.access_token = None
+            return True
 
     def update_access_token(self) -> None:
         """Fetch a token; a refused client is fatal, a 5xx or network error retriable."""
@@ -106,6 +125,7 @@ class GenesysAuthenticator(OAuthAuthenticator):
             msg = f"POST {self.auth_endpoint} answered without an access_token"
             raise RetriableError(msg) from None
         self.access_token = token
+        self._unproven = token
         self.expires_in = int(token_json.get("expires_in") or self._default_expiration or 3600)
         self._expires_at = started + self.expires_in
         self.renewals += 1

@@ -21,6 +21,7 @@ from requests.adapters import HTTPAdapter
 
 from tap_genesys_analytics.auth import GenesysAuthenticator
 from tap_genesys_analytics.errors import (
+    AuthError,
     Decision,
     FatalAPIError,
     RetriableError,
@@ -103,11 +104,22 @@ class GenesysClient:
         body: Mapping[str, Any] | None = None,
         params: Mapping[str, Any] | None = None,
         context: str = "",
+        tries: int | None = None,
+        timeout: float | None = None,
     ) -> tuple[int, dict[str, Any]]:
-        """A small request (job submit/status/delete, counts): returns (status, JSON body)."""
+        """A small request (job submit/status/delete, counts): returns (status, JSON body).
+
+        ``tries`` and ``timeout`` narrow the retry budget and the socket timeouts for calls
+        that must not hold a run up, such as the clean-up at shutdown (one short try).
+        """
+        timeouts = self.timeout
+        if timeout is not None:
+            timeouts = (min(timeout, self.timeout[0]), min(timeout, self.timeout[1]))
 
         def once() -> tuple[int, dict[str, Any]]:
-            response = self._send(method, path, body=body, params=params, stream=False)
+            response = self._send(
+                method, path, body=body, params=params, stream=False, timeout=timeouts
+            )
             try:
                 self._check(method, path, response, context)
                 if response.status_code == 204 or not response.content:
@@ -124,7 +136,9 @@ class GenesysClient:
             finally:
                 response.close()
 
-        result: tuple[int, dict[str, Any]] = self._with_retries(f"{method} {path}", context, once)
+        result: tuple[int, dict[str, Any]] = self._with_retries(
+            f"{method} {path}", context, once, tries=tries
+        )
         return result
 
     def stream(
@@ -180,8 +194,11 @@ class GenesysClient:
 
     # -- internals ---------------------------------------------------------------------------
 
-    def _attempts(self, label: str, context: str) -> Iterator[backoff.Attempt]:
+    def _attempts(
+        self, label: str, context: str, tries: int | None = None
+    ) -> Iterator[backoff.Attempt]:
         """Tries of one request: ``backoff`` with capped, jittered waits floored by Retry-After."""
+        max_tries = self.settings.max_retries + 1 if tries is None else max(1, tries)
 
         def log_retry(details: Mapping[str, Any]) -> None:
             with self._lock:
@@ -192,35 +209,40 @@ class GenesysClient:
                 f" [{context}]" if context else "",
                 details["wait"],
                 details["tries"] + 1,
-                self.settings.max_retries + 1,
+                max_tries,
                 _short(details["exception"]),
             )
 
         return backoff.retry_context(
             TRANSIENT,
             retry_waits,
-            max_tries=self.settings.max_retries + 1,
+            max_tries=max_tries,
             jitter=None,
             on_backoff=log_retry,
             logger=None,
             cap=self.settings.max_backoff_seconds,
         )
 
-    def _exhausted(self, label: str, context: str, exc: BaseException) -> RetriesExhaustedError:
+    def _exhausted(
+        self, label: str, context: str, exc: BaseException, tries: int | None = None
+    ) -> RetriesExhaustedError:
         where = f" ({context})" if context else ""
+        count = self.settings.max_retries + 1 if tries is None else max(1, tries)
         msg = (
-            f"{label}{where} still failing after {self.settings.max_retries + 1} tries; "
+            f"{label}{where} still failing after {count} {'try' if count == 1 else 'tries'}; "
             f"last error: {_short(exc)}"
         )
         return RetriesExhaustedError(msg)
 
-    def _with_retries(self, label: str, context: str, func: Any) -> Any:
+    def _with_retries(
+        self, label: str, context: str, func: Any, *, tries: int | None = None
+    ) -> Any:
         try:
-            for attempt in self._attempts(label, context):
+            for attempt in self._attempts(label, context, tries):
                 with attempt:
                     return func()
         except TRANSIENT as exc:
-            raise self._exhausted(label, context, exc) from None
+            raise self._exhausted(label, context, exc, tries) from None
         msg = f"{label}: no try was made"  # pragma: no cover - retry_context always tries
         raise RetriesExhaustedError(msg)
 
@@ -232,9 +254,11 @@ class GenesysClient:
         body: Mapping[str, Any] | None,
         params: Mapping[str, Any] | None,
         stream: bool,
+        timeout: tuple[float, float] | None = None,
     ) -> requests.Response:
-        token = self.auth.bearer()
+        # The token is taken after the limiter's wait: a long wait could outlive it.
         self.limiter.acquire()
+        token = self.auth.bearer()
         with self._lock:
             self.requests_sent += 1
         response = self.session.request(
@@ -243,11 +267,11 @@ class GenesysClient:
             json=body,
             params=params,
             headers={"Authorization": f"Bearer {token}"},
-            timeout=self.timeout,
+            timeout=timeout or self.timeout,
             stream=stream,
         )
-        if response.status_code == 401:
-            self.auth.invalidate(token)
+        if response.status_code < 500 and response.status_code != 401:
+            self.auth.accepted(token)  # a 5xx may come from a gateway that never saw it
         return response
 
     def _check(self, method: str, path: str, response: requests.Response, context: str) -> None:
@@ -266,7 +290,17 @@ class GenesysClient:
             context=context,
         )
         if status == 401:
-            # The token was refused: renewed by _send's invalidate, so one more try is sound.
+            token = str(response.request.headers.get("Authorization", ""))[len("Bearer ") :]
+            if not self.auth.invalidate(token):
+                # A token the API never accepted: another token from the same login is refused
+                # the same way (wrong region, a client without a role), so no try can fix it.
+                raise AuthError(
+                    f"{line} (A fresh token from {self.settings.token_url} was refused at once "
+                    f"by {self.settings.api_url}: both must be the organisation's region.)",
+                    status=status,
+                    code=body.get("code"),
+                )
+            # An old token expired or was revoked: it is forgotten, so one more try renews it.
             raise RetriableError(line, retry_after=0.0)
         if decision is Decision.RETRY:
             retry_after = retry_after_seconds(response.headers)

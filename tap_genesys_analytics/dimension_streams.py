@@ -20,38 +20,58 @@ class DimensionStream(GenesysStream):
     path: ClassVar[str] = ""
     #: Entities per page, or None for an endpoint that takes no paging parameters.
     page_size: ClassVar[int | None] = DIRECTORY_PAGE_SIZE
+    #: One listing per entry, each with these filters: a listing whose default hides entities
+    #: that historical analytics still name (users who left, deactivated presences) is asked
+    #: for them too. An entity listed by several reads is emitted once.
+    filters: ClassVar[tuple[Mapping[str, str], ...]] = ({},)
 
     def get_records(self, context: Context | None) -> Iterable[dict[str, Any]]:
         """Every entity of the listing, each once."""
         client = self.genesys_tap.client
 
         def fetch(params: Mapping[str, Any] | None) -> Mapping[str, Any]:
-            page = (params or {}).get("pageNumber", 1)
-            context = f"{self.name} page {page}"
+            query = dict(params or {})
+            page = query.pop("pageNumber", 1)
+            query.pop("pageSize", None)
+            shown = "".join(f" {k}={v}" for k, v in query.items())
+            context = f"{self.name}{shown} page {page}"
             _, data = client.call("GET", self.path, params=params, context=context)
             return data
 
-        count = 0
-        for entity in entities(fetch, page_size=self.page_size):
-            count += 1
-            yield entity
-        self.logger.info("%s: %d entities", self.name, count)
+        seen: set[str] = set()
+        for filters in self.filters:
+            for entity in entities(fetch, page_size=self.page_size, params=filters):
+                entity_id = str(entity.get("id"))
+                if entity_id not in seen:
+                    seen.add(entity_id)
+                    yield entity
+        self.logger.info("%s: %d entities", self.name, len(seen))
 
 
 def _dimension(
-    name: str, path: str, page_size: int | None = DIRECTORY_PAGE_SIZE
+    name: str,
+    path: str,
+    page_size: int | None = DIRECTORY_PAGE_SIZE,
+    filters: tuple[Mapping[str, str], ...] = ({},),
 ) -> type[DimensionStream]:
     doc = f"``{name}``: the entities of ``GET {path}``."
-    return stream_class(DimensionStream, name, doc, path=path, page_size=page_size)
+    return stream_class(DimensionStream, name, doc, path=path, page_size=page_size, filters=filters)
 
 
 DIMENSION_STREAMS: list[type[DimensionStream]] = [
     _dimension("queues", "/api/v2/routing/queues"),
-    _dimension("users", "/api/v2/users"),
+    # Only active users unless asked: agents who left still appear in historical data.
+    _dimension("users", "/api/v2/users", filters=({"state": "any"},)),
     _dimension("wrapup_codes", "/api/v2/routing/wrapupcodes"),
     _dimension("divisions", "/api/v2/authorization/divisions"),
     _dimension("skills", "/api/v2/routing/skills"),
     _dimension("groups", "/api/v2/groups"),
-    # The presence definitions endpoint takes no paging parameters (SDK 269.0.0).
-    _dimension("presence_definitions", "/api/v2/presence/definitions", page_size=None),
+    # No paging parameters (SDK 269.0.0); deactivated definitions only when asked, and the
+    # parameter takes TRUE or FALSE, not both: read both ways.
+    _dimension(
+        "presence_definitions",
+        "/api/v2/presence/definitions",
+        page_size=None,
+        filters=({"deactivated": "false"}, {"deactivated": "true"}),
+    ),
 ]

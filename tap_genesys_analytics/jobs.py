@@ -21,6 +21,9 @@ from tap_genesys_analytics.errors import FatalAPIError, GenesysError
 
 LOGGER = logging.getLogger("tap-genesys-analytics")
 
+#: Connect and read timeout of a job deletion: a clean-up must not hold a run's exit up.
+DELETE_TIMEOUT_SECONDS = 5.0
+
 
 class JobState(enum.Enum):
     """States of ``AsyncQueryStatus``."""
@@ -145,9 +148,19 @@ class JobsAPI:
             raise
 
     def delete(self, job_id: str) -> None:
-        """Delete a finished job so it does not count against the org's job limits."""
+        """Delete a job so it does not count against the org's job limits: one short try.
+
+        Deleting is a courtesy (the API expires jobs on its own), and it runs on the way out
+        after SIGTERM or an outage too, where full retries would hold the exit up for minutes.
+        """
         try:
-            self.client.call("DELETE", f"{self.kind.base_path}/{job_id}", context="cleanup")
+            self.client.call(
+                "DELETE",
+                f"{self.kind.base_path}/{job_id}",
+                context="cleanup",
+                tries=1,
+                timeout=DELETE_TIMEOUT_SECONDS,
+            )
         except GenesysError as exc:
             LOGGER.info("Could not delete job %s (ignored): %s", job_id, exc)
 

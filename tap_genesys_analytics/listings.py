@@ -29,10 +29,16 @@ def has_next(page: Mapping[str, Any], page_number: int) -> bool:
     return bool(page.get("nextUri"))
 
 
-def entities(fetch: Fetch, *, page_size: int | None = DIRECTORY_PAGE_SIZE) -> Iterator[Record]:
+def entities(
+    fetch: Fetch,
+    *,
+    page_size: int | None = DIRECTORY_PAGE_SIZE,
+    params: Mapping[str, Any] | None = None,
+) -> Iterator[Record]:
     """Yield every entity of a listing once, by ``id``.
 
-    ``fetch(params)`` returns one page; ``page_size=None`` reads a listing without paging.
+    ``fetch(params)`` returns one page; ``page_size=None`` reads a listing without paging;
+    ``params`` go with every page (the filters that widen a listing's defaults).
     Page-number listings shift when entities are added while they are read, so an entity can
     come twice: repeats are dropped. A page that adds nothing new ends the listing, so a server
     that ignores ``pageNumber`` cannot loop it forever.
@@ -40,8 +46,10 @@ def entities(fetch: Fetch, *, page_size: int | None = DIRECTORY_PAGE_SIZE) -> It
     seen: set[str] = set()
     page_number = 1
     while True:
-        params = None if page_size is None else {"pageSize": page_size, "pageNumber": page_number}
-        page = fetch(params)
+        query: dict[str, Any] = dict(params or {})
+        if page_size is not None:
+            query.update(pageSize=page_size, pageNumber=page_number)
+        page = fetch(query or None)
         new = 0
         for entity in page.get("entities") or ():
             entity_id = str(entity.get("id"))

@@ -70,11 +70,19 @@ class RateLimiter:
             waited += delay
 
     def pause(self, seconds: float) -> None:
-        """Hold every caller back for ``seconds`` (a 429's Retry-After applies to the token)."""
+        """Hold every caller back for ``seconds`` (a 429's Retry-After applies to the token).
+
+        The bucket refills from the end of the pause, not from now: when it ends, one request
+        goes at once and the rest follow at the steady rate, instead of a full burst landing
+        on a server that has just said it is over its limit.
+        """
         with self._lock:
-            until = self._clock() + seconds
+            now = self._clock()
+            self._refill(now)
+            until = now + seconds
             self._paused_until = max(self._paused_until, until)
-            self._tokens = 0.0
+            self._tokens = 1.0
+            self._updated = self._paused_until
 
     def used_last_minute(self) -> int:
         """Requests sent in the last 60 seconds, for progress logs."""
@@ -83,9 +91,10 @@ class RateLimiter:
             return len(self._recent)
 
     def _refill(self, now: float) -> None:
-        elapsed = max(0.0, now - self._updated)
-        self._tokens = min(self.capacity, self._tokens + elapsed * self.rate)
-        self._updated = now
+        # During a pause ``_updated`` lies ahead (the pause's end): nothing accrues until then.
+        if now > self._updated:
+            self._tokens = min(self.capacity, self._tokens + (now - self._updated) * self.rate)
+            self._updated = now
         self._trim(now)
 
     def _trim(self, now: float) -> None:

@@ -8,13 +8,14 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import requests
 
 from genesys_simulator.directory import LISTINGS
 from tap_genesys_analytics.dimension_streams import DimensionStream
 from tap_genesys_analytics.listings import entities, has_next
 from tap_genesys_analytics.tap import TapGenesysAnalytics
 from tests.selection import catalog_selecting
-from tests.support import run_tap, sim_config
+from tests.support import CLIENT_ID, CLIENT_SECRET, run_tap, sim_config
 
 #: Stream name -> the simulator's listing (its route name).
 DIMENSIONS = {
@@ -96,6 +97,16 @@ def test_has_next() -> None:
     assert not has_next({"entities": [], "pageCount": 9}, 1)
 
 
+def _bearer(sim: Any) -> dict[str, str]:
+    token = requests.post(
+        f"{sim.url}/oauth/token",
+        auth=(CLIENT_ID, CLIENT_SECRET),
+        data={"grant_type": "client_credentials"},
+        timeout=10,
+    ).json()["access_token"]
+    return {"Authorization": f"Bearer {token}"}
+
+
 def _truth(sim: Any, stream: str) -> list[dict[str, Any]]:
     _, build = LISTINGS[DIMENSIONS[stream]]
     return build(sim.dataset.pools)
@@ -131,4 +142,40 @@ def test_listings_are_paged_through_the_client(make_sim, monkeypatch) -> None:
     assert sim.stats.requests["users"] == 9, "60 users, 7 a page"
     definitions = list(tap.streams["presence_definitions"].get_records(None))
     assert len(definitions) == len(_truth(sim, "presence_definitions"))
-    assert sim.stats.requests["presence_definitions"] == 1
+    assert sim.stats.requests["presence_definitions"] == 2, "active, then deactivated"
+
+
+def test_users_and_presences_that_historical_data_names_are_all_listed(
+    tmp_path: Path, make_sim
+) -> None:
+    # The API lists active users and active presence definitions by default; agents who left
+    # and presences deactivated since still appear in conversations and user details.
+    sim = make_sim(conversations=2000, days=7)
+    listed = requests.get(
+        f"{sim.url}/api/v2/users", params={"pageSize": 100}, headers=_bearer(sim), timeout=10
+    ).json()["entities"]
+    presences = requests.get(
+        f"{sim.url}/api/v2/presence/definitions", headers=_bearer(sim), timeout=10
+    ).json()["entities"]
+    config = sim_config(sim, end_date="2024-01-08T00:00:00Z")
+    streams = ["conversation_details", "users", "presence_definitions", "user_presence"]
+    catalog = catalog_selecting(tmp_path, config, streams)
+    run = run_tap(tmp_path, config, args=("--catalog", str(catalog)))
+    assert run.returncode == 0, run.stderr[-2000:]
+    agents = {
+        p["userId"]
+        for r in run.records("conversation_details")
+        for p in r["participants"]
+        if p.get("userId")
+    }
+    gone = agents - {u["id"] for u in listed}
+    assert gone, "some agents of the conversations are not in the default users listing"
+    users = {r["id"]: r for r in run.records("users")}
+    assert agents <= set(users), "every agent of the conversations is in the users table"
+    assert {users[u]["state"] for u in gone} == {"inactive", "deleted"}
+    used = {r["organizationPresenceId"] for r in run.records("user_presence")}
+    unlisted = used - {p["id"] for p in presences}
+    assert unlisted, "user details name presences the default listing leaves out"
+    definitions = {r["id"]: r for r in run.records("presence_definitions")}
+    assert used <= set(definitions)
+    assert all(definitions[p]["deactivated"] for p in unlisted)

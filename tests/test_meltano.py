@@ -1,13 +1,17 @@
 """End to end through Meltano: ``meltano run tap-genesys-analytics <loader>`` against the simulator.
 
 Every test here needs ``.venv-meltano`` and the plugins under ``.meltano/`` (``scripts/setup.sh``
-installs both); the ``meltano`` fixture skips the module's tests when Meltano is not installed.
+installs both); the ``meltano`` fixture skips the module's tests when Meltano is not installed,
+and fails them in CI (``CI=true``). Loaders upsert on the key, so a duplicate check on a loaded
+table cannot fail: duplicates are checked on the tap's Singer output (test_extract, test_children,
+test_resilience), where they can appear.
 """
 
 from __future__ import annotations
 
 import json
 import os
+import re
 import socket
 import subprocess
 import sys
@@ -20,6 +24,8 @@ import duckdb
 import pytest
 
 from genesys_simulator import Dataset, Simulator
+from tap_genesys_analytics.tap import TapGenesysAnalytics
+from tests.support import require
 
 ROOT = Path(__file__).resolve().parents[1]
 MELTANO = ROOT / ".venv-meltano" / "bin" / "meltano"
@@ -36,9 +42,8 @@ DUCKDB_IDS = "SELECT conversationId FROM tap_genesys_analytics.conversation_deta
 
 @pytest.fixture(scope="session")
 def meltano() -> Path:
-    """The project's Meltano executable; skips when it is not installed."""
-    if not MELTANO.exists():
-        pytest.skip(f"{MELTANO.relative_to(ROOT)} is missing: run scripts/setup.sh to install it")
+    """The project's Meltano executable; skips when it is not installed (fails in CI)."""
+    require(MELTANO.exists(), f"{MELTANO.relative_to(ROOT)} is missing: run scripts/setup.sh")
     return MELTANO
 
 
@@ -107,12 +112,75 @@ def test_meltano_run_into_duckdb_loads_exactly_the_truth(
     con = duckdb.connect(str(db), read_only=True)
     try:
         ids = [row[0] for row in con.execute(DUCKDB_IDS).fetchall()]
+        tables = {
+            row[0]
+            for row in con.execute(
+                "SELECT table_name FROM information_schema.tables WHERE table_schema = ?",
+                [DUCKDB_SCHEMA],
+            ).fetchall()
+        }
     finally:
         con.close()
 
+    assert tables == {"conversation_details"}, "meltano.yml selects one stream by default"
     assert len(truth) > 0
     assert set(ids) == truth
-    assert len(ids) == len(set(ids))
+
+
+def _selected_by_meltano(meltano: Path, tmp_path: Path) -> set[str]:
+    """The streams Meltano marks selected in the catalog it hands the tap."""
+    env = {
+        **os.environ,
+        "MELTANO_SEND_ANONYMOUS_USAGE_STATS": "false",
+        "MELTANO_DATABASE_URI": f"sqlite:///{tmp_path / 'meltano.db'}",
+        "TAP_GENESYS_ANALYTICS_CLIENT_ID": SIM_CLIENT_ID,
+        "TAP_GENESYS_ANALYTICS_CLIENT_SECRET": SIM_CLIENT_SECRET,
+        "TAP_GENESYS_ANALYTICS_START_DATE": START.isoformat(),
+    }
+    env.pop("TAP_GENESYS_ANALYTICS__SELECT", None)
+    proc = subprocess.run(
+        [str(meltano), "invoke", "--dump=catalog", "tap-genesys-analytics"],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+    assert proc.returncode == 0, proc.stderr[-4000:]
+    catalog = json.loads(proc.stdout)
+    assert len(catalog["streams"]) > 1, "the catalog lists every stream"
+    selected = set()
+    for entry in catalog["streams"]:
+        top = next(m["metadata"] for m in entry["metadata"] if m["breadcrumb"] == [])
+        if top.get("selected"):
+            selected.add(entry["tap_stream_id"])
+    return selected
+
+
+def test_meltano_hands_the_tap_the_selection_the_readme_describes(
+    meltano: Path, tmp_path: Path
+) -> None:
+    readme = (ROOT / "README.md").read_text()
+    assert "`meltano.yml` selects `conversation_details` only" in readme
+    assert _selected_by_meltano(meltano, tmp_path) == {"conversation_details"}
+
+
+def test_the_readme_shows_a_select_line_with_its_permission_for_every_other_stream() -> None:
+    readme = (ROOT / "README.md").read_text()
+    lines = dict(
+        re.findall(r'^meltano select tap-genesys-analytics (\w+) "\*"\s+# (.+)$', readme, re.M)
+    )
+    tap = TapGenesysAnalytics(config={}, parse_env_config=False, validate_config=False)
+    streams = {stream.name for stream in tap.discover_streams()}
+    assert set(lines) == streams - {"conversation_details"}
+    for stream, permission in lines.items():
+        if stream == "conversation_aggregates":
+            assert permission.startswith("analytics:conversationAggregate:view"), stream
+        elif stream.startswith("conversation_"):
+            assert permission == "analytics:conversationDetail:view", stream
+        elif stream.startswith("user_"):
+            assert permission == "analytics:userDetail:view", stream
 
 
 def _postgres_reachable() -> bool:
@@ -176,10 +244,11 @@ def _postgres(schema: str, action: str) -> str:
 def test_meltano_run_into_postgres_loads_exactly_the_truth(
     meltano: Path, simulator: Simulator, truth: set[str], tmp_path: Path
 ) -> None:
-    if "TARGET_POSTGRES_PASSWORD" not in os.environ or not _postgres_reachable():
-        pytest.skip("no PostgreSQL: scripts/test.sh starts one and sets TARGET_POSTGRES_*")
-    if not POSTGRES_PYTHON.exists():
-        pytest.skip("target-postgres is not installed: run scripts/setup.sh")
+    require(
+        "TARGET_POSTGRES_PASSWORD" in os.environ and _postgres_reachable(),
+        "no PostgreSQL: scripts/test.sh starts one and sets TARGET_POSTGRES_*",
+    )
+    require(POSTGRES_PYTHON.exists(), "target-postgres is not installed: run scripts/setup.sh")
     schema = f"pytest_genesys_{uuid.uuid4().hex[:8]}"
     try:
         run_meltano(
@@ -204,11 +273,9 @@ def test_meltano_run_into_postgres_loads_exactly_the_truth(
 
     ids = [row[0] for row in tables["conversation_details"]]
     assert set(ids) == truth
-    assert len(ids) == len(set(ids))
     for table in ("conversation_participants", "conversation_segments"):
         keys = [tuple(row) for row in tables[table]]
         assert keys, table
-        assert len(keys) == len(set(keys)), f"{table}: a key loaded twice"
         assert {k[0] for k in keys} == truth, table
 
 

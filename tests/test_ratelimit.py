@@ -182,6 +182,40 @@ def test_pause_holds_back_a_full_bucket() -> None:
     assert limiter.waited == pytest.approx(30.0)
 
 
+def test_after_a_pause_the_bucket_refills_from_its_end() -> None:
+    # A 429 said the server is over its limit: when the pause ends one request goes, the rest
+    # follow at the steady rate, never the full burst the pause would otherwise have refilled.
+    clock = FakeClock(exact=True)
+    limiter = limiter_on(clock, 240)  # a burst of 10, a token every 0.25 s
+    limiter.pause(30.0)
+    stamps = []
+    for _ in range(5):
+        limiter.acquire()
+        stamps.append(clock.now)
+    assert stamps == pytest.approx([1030.0, 1030.25, 1030.5, 1030.75, 1031.0])
+
+
+def test_a_pause_during_a_pause_keeps_the_later_end_and_no_burst() -> None:
+    clock = FakeClock(exact=True)
+    limiter = limiter_on(clock, 240)
+    limiter.pause(20.0)
+    clock.advance(5.0)
+    limiter.pause(3.0)  # ends before the first pause: changes nothing
+    limiter.acquire()
+    limiter.acquire()
+    assert clock.now == pytest.approx(1020.25)
+
+
+def test_the_bucket_refills_again_after_a_pause() -> None:
+    clock = FakeClock(exact=True)
+    limiter = limiter_on(clock, 240)
+    limiter.pause(10.0)
+    limiter.acquire()
+    clock.advance(60.0)  # idle long after the pause: the burst is back
+    for _ in range(10):
+        assert limiter.acquire() == 0.0
+
+
 def test_pause_holds_back_every_caller() -> None:
     clock = FakeClock()
     limiter = limiter_on(clock, 240)

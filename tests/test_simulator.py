@@ -903,13 +903,15 @@ def test_aggregates_agree_with_details(sim: Simulator, api: requests.Session, ds
 
 
 def list_all(
-    api: requests.Session, sim: Simulator, path: str, page_size: int
+    api: requests.Session, sim: Simulator, path: str, page_size: int, **filters: str
 ) -> list[dict[str, Any]]:
     entities: list[dict[str, Any]] = []
     page = 1
     while True:
         data = api.get(
-            sim.url + path, params={"pageSize": page_size, "pageNumber": page}, timeout=10
+            sim.url + path,
+            params={"pageSize": page_size, "pageNumber": page, **filters},
+            timeout=10,
         ).json()
         assert data["pageSize"] == page_size
         assert data["pageNumber"] == page
@@ -918,7 +920,8 @@ def list_all(
             assert "nextUri" not in data
             assert data["total"] == len(entities)
             return entities
-        assert data["nextUri"] == f"{path}?pageSize={page_size}&pageNumber={page + 1}"
+        shown = "".join(f"&{k}={v}" for k, v in filters.items())
+        assert data["nextUri"] == f"{path}?pageSize={page_size}&pageNumber={page + 1}{shown}"
         page += 1
 
 
@@ -926,13 +929,29 @@ def test_directory_listings_match_conversation_ids(
     sim: Simulator, api: requests.Session, ds: Dataset
 ) -> None:
     queues = {e["id"] for e in list_all(api, sim, "/api/v2/routing/queues", 5)}
-    users = {e["id"] for e in list_all(api, sim, "/api/v2/users", 25)}
+    users = {e["id"] for e in list_all(api, sim, "/api/v2/users", 25, state="any")}
     codes = {e["id"] for e in list_all(api, sim, "/api/v2/routing/wrapupcodes", 4)}
     divisions = {e["id"] for e in list_all(api, sim, "/api/v2/authorization/divisions", 2)}
     assert len(list_all(api, sim, "/api/v2/routing/skills", 3)) == len(ds.pools.skills)
     assert len(list_all(api, sim, "/api/v2/groups", 25)) == len(ds.pools.groups)
     presences = api.get(sim.url + "/api/v2/presence/definitions", timeout=10).json()
-    assert presences["total"] == len(presences["entities"]) == 10
+    assert presences["total"] == len(presences["entities"]) == 8
+    assert not any(p["deactivated"] for p in presences["entities"])
+    off = api.get(
+        sim.url + "/api/v2/presence/definitions", params={"deactivated": "TRUE"}, timeout=10
+    ).json()
+    assert {p["systemPresence"] for p in off["entities"]} == {"Meeting", "Training"}
+    assert all(p["deactivated"] for p in off["entities"])
+    by_state = {
+        state: {
+            e["id"]
+            for e in list_all(api, sim, "/api/v2/users", 25, state=state)
+            if e["state"] == state
+        }
+        for state in ("active", "inactive", "deleted")
+    }
+    assert [len(by_state[k]) for k in ("active", "inactive", "deleted")] == [52, 5, 3]
+    assert {e["id"] for e in list_all(api, sim, "/api/v2/users", 25)} == by_state["active"]
     assert (len(queues), len(users), len(codes), len(divisions)) == (12, 60, 15, 3)
     for i in range(0, 2000, 7):
         rec = ds.conversation(i)
@@ -944,6 +963,8 @@ def test_directory_listings_match_conversation_ids(
                 for seg in s["segments"]:
                     assert seg.get("queueId", next(iter(queues))) in queues
                     assert seg.get("wrapUpCode", next(iter(codes))) in codes
+    bad_state = api.get(sim.url + "/api/v2/users", params={"state": "gone"}, timeout=10)
+    assert_error_body(bad_state, 400)
     default = api.get(sim.url + "/api/v2/users", timeout=10).json()
     assert default["pageSize"] == 25
     assert len(default["entities"]) == 25
