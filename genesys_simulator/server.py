@@ -757,7 +757,12 @@ class Simulator:
         except FilterError as exc:
             raise ApiError(400, str(exc)) from exc
         faults = self._faults
-        page_size, page_number = _paging(body, faults.query_max_results)
+        try:
+            page_size, page_number = _paging(body, faults.query_max_results)
+        except ApiError as exc:
+            if exc.message.startswith("Pagination may not exceed"):
+                self.fault_fired("query_depth_refused")
+            raise
         interval = body.get("interval")
         try:
             a, b = parse_interval(interval)
@@ -790,7 +795,10 @@ class Simulator:
             out["conversations"] = [selection.record(i) for i in page]
             with self._lock:
                 self._stats.records_served += len(page)
-        out["totalHits"] = max(0, len(indices) + self._overcount(a, b, faults))
+        extra = self._overcount(a, b, faults)
+        if extra:
+            self.fault_fired("approximate_total")
+        out["totalHits"] = max(0, len(indices) + extra)
         return out
 
     def _overcount(self, a: int, b: int, faults: Faults) -> int:

@@ -50,6 +50,7 @@ def test_an_over_counted_total_costs_one_split_and_is_accepted(tmp_path: Path, m
     over = sim.overcounted_days("2024-01-01T00:00:00Z", "2024-03-01T00:00:00Z")
     assert 10 <= len(over) <= 30, "about 30% of the 60 days are over-counted"
     run = run_tap(tmp_path, config)
+    assert sim.stats.faults["approximate_total"] > 0, "over-counted totals were served"
     assert run.returncode == 0, run.stderr[-3000:]
     ids = run.ids()
     assert len(ids) == len(set(ids)), "emitted twice"
@@ -66,6 +67,7 @@ def test_more_records_than_the_count_is_complete(tmp_path: Path, make_sim) -> No
     sim = make_sim(conversations=1500, days=30, overcount_day_share=0.3, overcount_max=-2)
     assert sim.overcounted_days("2024-01-01T00:00:00Z", "2024-01-31T00:00:00Z"), "under-counted"
     run = run_tap(tmp_path, sim_config(sim))
+    assert sim.stats.faults["approximate_total"] > 0, "under-counted totals were served"
     assert run.returncode == 0, run.stderr[-3000:]
     assert "more than the API's approximate count" in run.stderr
     assert _summary(run)["rereads"] == 0
@@ -104,6 +106,7 @@ def test_a_query_page_past_the_last_ends_the_day(tmp_path: Path, make_sim) -> No
     )
     run = run_tap(tmp_path, config)
     assert sim.stats.requests["job_submit"] == 0, "the whole window is newer than the jobs"
+    assert sim.stats.faults["approximate_total"] > 0
     assert run.returncode == 0, run.stderr[-3000:]
     assert "has no 'conversations' array" not in run.stderr
     assert set(run.ids()) == truth(sim, "2024-01-22", "2024-01-25")
@@ -119,7 +122,7 @@ def test_a_day_deeper_than_the_query_pages_is_left_to_jobs(tmp_path: Path, make_
     config["query_page_size"] = 10
     run = run_tap(tmp_path, config)
     assert run.returncode == 0, run.stderr[-3000:]
-    assert sim.stats.statuses[400] >= 1, "the query refused to page past its cap"
+    assert sim.stats.faults["query_depth_refused"] >= 1, "the query refused to page past its cap"
     assert "left to a later run's jobs" in run.stderr
     watermark = _bookmark(run.last_state)["watermark"]
     assert watermark == "2024-01-23T00:00:00.000Z", "the bookmark stays before the deep day"
@@ -181,6 +184,7 @@ def test_killed_then_every_job_expired_and_resubmissions_truncated(
     assert second.returncode == 0, second.stderr[-3000:]
     assert "resuming chunk" in second.stderr
     assert "the saved job can no longer be read" in second.stderr
+    assert sim.stats.faults["truncated"] > 0, "the resubmitted jobs were cut short"
     assert _summary(second)["rereads"] > 0, "the truncated resubmissions were read again"
     assert len(second.ids()) == len(set(second.ids()))
     assert set(first.ids()) | set(second.ids()) == expected
@@ -209,6 +213,7 @@ def test_a_kill_while_a_short_chunk_is_read_again_re_emits_that_chunk_only(
         return chunk.get("phase") == "split" and chunk.get("pages", 0) >= 1
 
     first = run_tap_until(tmp_path, config, in_split)
+    assert sim.stats.faults["truncated"] > 0
     saved = _bookmark(first.last_state)
     assert saved["chunk"]["phase"] == "split", "killed while the chunk was read again"
     second = run_tap(tmp_path, config, state=first.last_state)
