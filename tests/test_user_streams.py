@@ -354,9 +354,14 @@ def test_sixty_days_in_15_day_chunks_with_the_users_querys_real_count(
     sim.reset_stats()
 
     config = sim_config(sim, chunk_days=15, end_date="2024-03-01T00:00:00Z")
-    catalog = catalog_selecting(tmp_path, config, USER_STREAMS)
+    catalog = catalog_selecting(tmp_path, config, [*USER_STREAMS, "users"])
     run = run_tap(tmp_path, config, args=("--catalog", str(catalog)))
     assert run.returncode == 0, run.stderr[-2000:]
+    # The users dimension holds every agent with user details, those who have left included.
+    listed = {r["id"]: r for r in run.records("users")}
+    agents = {r["userId"] for r in run.records("user_details")}
+    assert agents <= set(listed)
+    assert {listed[a]["state"] for a in agents} > {"active"}, "agents who left are listed too"
 
     assert sim.stats.requests["user_details_query"] > 0, "the users were counted"
     assert sim.stats.statuses[400] == 0
