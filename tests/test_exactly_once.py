@@ -8,11 +8,17 @@ from __future__ import annotations
 
 import collections
 import datetime as dt
+import json
 import re
+import subprocess
 from pathlib import Path
 from typing import Any
 
-from tests.support import TapRun, run_tap, run_tap_until, sim_config, truth
+import duckdb
+
+from tests.support import ROOT, TapRun, require, run_tap, run_tap_until, sim_config, truth
+
+TARGET_DUCKDB = ROOT / ".meltano/loaders/target-duckdb/venv/bin/target-duckdb"
 
 UTC = dt.timezone.utc
 DAY = dt.timedelta(days=1)
@@ -234,7 +240,12 @@ def test_a_kill_while_a_short_chunk_is_read_again_re_emits_that_chunk_only(
 def test_a_conversation_live_for_20_days_does_not_pin_the_bookmark(
     tmp_path: Path, make_sim
 ) -> None:
-    # Every 200th conversation is an e-mail thread open for 20 days.
+    # Every 200th conversation is an e-mail thread open for 20 days. Each run's Singer output
+    # goes into target-duckdb (installed by scripts/setup.sh), which upserts on the key.
+    require(TARGET_DUCKDB.exists(), "target-duckdb is not installed: run scripts/setup.sh")
+    db = tmp_path / "nightly.duckdb"
+    target_config = tmp_path / "target.json"
+    target_config.write_text(json.dumps({"filepath": str(db), "default_target_schema": "g"}))
     sim = make_sim(conversations=600, days=30, lingering_every=200, lingering_days=20)
     ds = sim.dataset
     lingering = {ds.conversation_id(i) for i in range(0, 600, 200)}
@@ -250,6 +261,14 @@ def test_a_conversation_live_for_20_days_does_not_pin_the_bookmark(
         run = run_tap(tmp_path, config, state=state)
         assert run.returncode == 0, run.stderr[-3000:]
         assert len(run.ids()) == len(set(run.ids())), "emitted twice within a run"
+        subprocess.run(
+            [str(TARGET_DUCKDB), "--config", str(target_config)],
+            input="".join(json.dumps(m) + "\n" for m in run.messages),
+            text=True,
+            capture_output=True,
+            check=True,
+            timeout=300,
+        )
         bookmark = _bookmark(run.last_state)
         assert bookmark["watermark"] == now.strftime("%Y-%m-%dT00:00:00.000Z"), "it advanced"
         for record in run.records():
@@ -265,10 +284,20 @@ def test_a_conversation_live_for_20_days_does_not_pin_the_bookmark(
     assert started <= seen_live, "emitted live first"
     ended = {c for c in started if ds.core(ds.index_of(c)).end_ms <= sim.now.timestamp() * 1000}
     assert ended, "and some ended before the last run"
+    con = duckdb.connect(str(db), read_only=True)
+    try:
+        loaded = dict(
+            con.execute("SELECT conversationid, conversationend FROM g.conversation_details")
+            .fetchall()
+        )
+    finally:
+        con.close()
     for cid in ended:
         assert "conversationEnd" in upserted[cid]
         final = ds.conversation(ds.index_of(cid), now=sim.now, attributes=False)
-        assert upserted[cid] == final, "the loader holds the final version"
+        assert upserted[cid] == final, "the last version emitted is the final one"
+        assert loaded[cid] is not None, "and the loaded row is the ended version"
+    assert set(loaded) == set(upserted), "one row per conversation in the target"
     assert set(upserted) == truth(sim, "2024-01-01", sim.now.strftime("%Y-%m-%d"))
     assert _summary(run)["refreshed"] >= 1, "the last run fetched open ones by id"
 
