@@ -1,23 +1,57 @@
-"""The floor: the tap's HTTP and parsing work alone, with no Singer messages at all.
+"""The floor: an independent client doing only the HTTP and parsing, no Singer work at all.
 
-Same jobs, same cursor pages, same streamed gzip inflate and the tap's own one-pass ijson
-parser (``PageParser``), and nothing else. It prints ``{"records": N, "bytes": B}``, B being
-the JSON bytes after decompression.
+Written without the tap's code (nothing from ``tap_genesys_analytics`` is imported): plain
+``requests`` with ``stream=True`` and ``ijson.items(body, "conversations.item")`` over the raw
+socket stream, gzip inflated with ``zlib`` as the bytes arrive. The same jobs (7-day chunks,
+``startOfDayIntervalMatching``) and the same pages (``pageSize`` 1000, by cursor) as the tap.
+The cursor is taken from the last bytes of each page (the API writes it after the array).
+It prints ``{"records": N, "bytes": B}``, B being the JSON bytes after decompression.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import json
+import re
 import sys
 import time
 import zlib
+from typing import Any
 
+import ijson
 import requests
 
-from tap_genesys_analytics.parsing import PageParser
-
 BASE = "/api/v2/analytics/conversations/details/jobs"
+CURSOR = re.compile(rb'"cursor"\s*:\s*"([^"]*)"')
+
+
+class Body:
+    """``response.raw`` for ijson: inflated when gzipped; remembers its size and last bytes."""
+
+    def __init__(self, raw: Any, gzipped: bool) -> None:
+        self.raw = raw
+        self.inflate = zlib.decompressobj(zlib.MAX_WBITS | 16) if gzipped else None
+        self.size = 0
+        self.last = b""
+
+    def read(self, n: int) -> bytes:
+        """What ijson asks for: ``n`` bytes off the wire, inflated (possibly more than ``n``)."""
+        if n == 0:
+            return b""
+        while True:
+            chunk = self.raw.read(n, decode_content=False)
+            if self.inflate is None:
+                data = chunk
+                break
+            if not chunk:
+                data = self.inflate.flush()
+                break
+            data = self.inflate.decompress(chunk)
+            if data:  # a piece of gzip header inflates to nothing: that is not the end
+                break
+        self.size += len(data)
+        self.last = (self.last + data)[-4096:]
+        return data
 
 
 def main(path: str) -> int:
@@ -49,18 +83,13 @@ def main(path: str) -> int:
         while True:
             params = {"pageSize": 1000, **({"cursor": cursor} if cursor else {})}
             resp = session.get(f"{api}{BASE}/{job}/results", params=params, stream=True, timeout=60)
-            parser = PageParser("conversations", ("cursor", "dataAvailabilityDate"))
-            inflate = (
-                zlib.decompressobj(zlib.MAX_WBITS | 16)
-                if resp.headers.get("Content-Encoding") == "gzip"
-                else None
-            )
-            while chunk := resp.raw.read(256 * 1024, decode_content=False):
-                data = inflate.decompress(chunk) if inflate else chunk
-                size += len(data)
-                records += len(parser.feed(data))
-            records += len(parser.close())
-            cursor = parser.scalar("cursor")
+            resp.raise_for_status()
+            source = Body(resp.raw, resp.headers.get("Content-Encoding") == "gzip")
+            for _record in ijson.items(source, "conversations.item"):
+                records += 1
+            size += source.size
+            found = CURSOR.findall(source.last)
+            cursor = found[-1].decode() if found else None
             if not cursor:
                 break
         session.delete(f"{api}{BASE}/{job}", timeout=30)

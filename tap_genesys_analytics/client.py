@@ -31,13 +31,12 @@ from tap_genesys_analytics.errors import (
     parse_error_body,
     retry_after_seconds,
 )
-from tap_genesys_analytics.parsing import BadPageError, EnvelopeError, PageParser
+from tap_genesys_analytics.parsing import BadPageError, BodyReader, EnvelopeError, PageParser
 from tap_genesys_analytics.ratelimit import RateLimiter, retry_waits
 from tap_genesys_analytics.settings import Settings
 
 LOGGER = logging.getLogger("tap-genesys-analytics")
 USER_AGENT = "tap-genesys-analytics/0.1"
-READ_SIZE = 256 * 1024
 
 #: Transport failures that another try can fix (raw reads raise urllib3's own errors).
 TRANSIENT = (
@@ -311,25 +310,15 @@ class GenesysClient:
 
     @staticmethod
     def _parse(response: requests.Response, parser: PageParser) -> Iterator[dict[str, Any]]:
+        """The page's records, pulled by ijson from the socket (gzip inflated on the way)."""
         raw = response.raw
         gzipped = response.headers.get("Content-Encoding", "").lower() == "gzip"
-        inflate = zlib.decompressobj(zlib.MAX_WBITS | 16) if gzipped else None
-        while True:
-            chunk = raw.read(READ_SIZE, decode_content=False)
-            if not chunk:
-                break
-            if inflate is not None:
-                chunk = inflate.decompress(chunk)
-            if chunk:
-                yield from parser.feed(chunk)
-        if inflate is not None:
-            tail = inflate.flush()
-            if tail:
-                yield from parser.feed(tail)
-            if not inflate.eof:
-                msg = "gzip body ends early"
-                raise BadPageError(msg)
-        yield from parser.close()
+
+        def raw_read(size: int) -> bytes:
+            data: bytes = raw.read(size, decode_content=False)
+            return data
+
+        yield from parser.records(BodyReader(raw_read, gzipped=gzipped))
 
 
 def _short(exc: BaseException) -> str:

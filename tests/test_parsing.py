@@ -1,7 +1,9 @@
-"""Unit tests for the incremental page parser: chunking, scalars, exact numbers, bad bodies."""
+"""Unit tests for the streaming page parser: chunking, scalars, exact numbers, bad bodies, gzip."""
 
 from __future__ import annotations
 
+import gzip
+import io
 import json
 import random
 from decimal import Decimal
@@ -12,6 +14,7 @@ import pytest
 from tap_genesys_analytics.parsing import (
     EDGE_BYTES,
     BadPageError,
+    BodyReader,
     EnvelopeError,
     PageParser,
     parse_bytes,
@@ -46,23 +49,35 @@ def expected_records(body: bytes) -> list[dict[str, Any]]:
     return json.loads(body, parse_float=Decimal)["conversations"]  # type: ignore[no-any-return]
 
 
+class Pieces:
+    """A body that arrives in pieces of the given sizes (cycled), never more than asked for."""
+
+    def __init__(self, body: bytes, sizes: list[int]) -> None:
+        self.body = body
+        self.sizes = sizes
+        self.pos = 0
+        self.reads = 0
+        self.asked: list[int] = []
+
+    def read(self, size: int) -> bytes:
+        self.asked.append(size)
+        if size == 0:
+            return b""
+        piece = min(size, self.sizes[self.reads % len(self.sizes)])
+        self.reads += 1
+        data = self.body[self.pos : self.pos + piece]
+        self.pos += len(data)
+        return data
+
+
 def feed_in(parser: PageParser, body: bytes, sizes: list[int]) -> list[dict[str, Any]]:
-    out: list[dict[str, Any]] = []
-    pos = 0
-    i = 0
-    while pos < len(body):
-        size = sizes[i % len(sizes)]
-        out += parser.feed(body[pos : pos + size])
-        pos += size
-        i += 1
-    out += parser.close()
-    return out
+    return list(parser.records(Pieces(body, sizes)))
 
 
 def parse_all(body: bytes, *, full: bool = False) -> PageParser:
     parser = PageParser("conversations", KEYS, full=full)
-    parser.feed(body)
-    parser.close()
+    for _ in parser.records(io.BytesIO(body)):
+        pass
     return parser
 
 
@@ -119,24 +134,40 @@ def test_random_chunking_of_a_page_larger_than_the_edges(
 @pytest.mark.parametrize("full", [False, True])
 def test_one_byte_at_a_time_on_a_large_page(full: bool) -> None:
     body = page(cursor_first=False, records=big_records(300))
-    whole = parse_bytes(body, "conversations", KEYS)
+    whole, whole_records = parse_bytes(body, "conversations", KEYS)
     parser = PageParser("conversations", KEYS, full=full)
     records = feed_in(parser, body, [1])
-    assert records == whole.records  # type: ignore[attr-defined]
+    assert records == whole_records
     assert parser.scalar("cursor") == whole.scalar("cursor") == "c-42"
 
 
-def test_records_complete_as_their_bytes_arrive() -> None:
+@pytest.mark.parametrize("full", [False, True])
+def test_records_complete_as_their_bytes_arrive(full: bool) -> None:
+    # Streaming: each record is yielded once its own bytes were read, before the next read.
     body = page(cursor_first=False)
     first_end = body.index(b'"flag": true}') + len(b'"flag": true}')
-    parser = PageParser("conversations", KEYS)
-    assert parser.feed(body[: first_end - 1]) == []
-    got = parser.feed(body[first_end - 1 : first_end])
-    assert [r["conversationId"] for r in got] == ["0c3b7d8e-1f2a-4b5c-8d9e-0a1b2c3d4e5f"]
+    source = Pieces(body, [first_end - 1, 1, 10**9])
+    parser = PageParser("conversations", KEYS, full=full)
+    records = parser.records(source)
+    first = next(records)
+    assert first["conversationId"] == "0c3b7d8e-1f2a-4b5c-8d9e-0a1b2c3d4e5f"
+    assert source.pos == first_end  # the rest of the body has not been asked for yet
     assert parser.count == 1
-    rest = parser.feed(body[first_end:]) + parser.close()
+    assert not parser.done
+    rest = list(records)
     assert [r["conversationId"] for r in rest] == ["0c3b7d8e-1f2a-4b5c-8d9e-0a1b2c3d4e60", "third"]
     assert parser.count == 3
+    assert parser.done
+
+
+def test_reads_never_exceed_what_ijson_asks_for() -> None:
+    body = page(cursor_first=False, records=big_records())
+    source = Pieces(body, [10**9])
+    parser = PageParser("conversations", KEYS)
+    assert len(list(parser.records(source))) == 400
+    assert 0 in source.asked  # ijson's probe: answering it with data would lose that data
+    assert max(source.asked) <= 64 * 1024
+    assert parser.bytes == len(body)
 
 
 # -- scalars --------------------------------------------------------------------------------
@@ -182,9 +213,9 @@ def test_last_page_without_the_array(full: bool) -> None:
 
 
 def test_unrequested_scalars_are_not_reported() -> None:
-    parser = PageParser("conversations", ["cursor"])
-    parser.feed(b'{"conversations": [], "cursor": "c", "totalHits": 9}')
-    parser.close()
+    parser, _ = parse_bytes(
+        b'{"conversations": [], "cursor": "c", "totalHits": 9}', "conversations", ["cursor"]
+    )
     assert parser.scalar("cursor") == "c"
     assert not parser.has_scalar("totalHits")
     assert parser.scalar("totalHits") is None
@@ -245,11 +276,8 @@ def test_scalar_numbers_stay_exact_in_both_modes(large: bool) -> None:
     records = big_records() if large else RECORDS_JSON
     body = page(cursor_first=False, records=records, extra=', "ratio": 0.1')
     keys = (*KEYS, "ratio")
-    edges = PageParser("conversations", keys)
-    full = PageParser("conversations", keys, full=True)
-    for parser in (edges, full):
-        parser.feed(body)
-        parser.close()
+    edges, _ = parse_bytes(body, "conversations", keys)
+    full, _ = parse_bytes(body, "conversations", keys, full=True)
     assert isinstance(full.scalar("ratio"), Decimal)
     assert isinstance(edges.scalar("ratio"), Decimal)
 
@@ -258,25 +286,27 @@ def test_scalar_numbers_stay_exact_in_both_modes(large: bool) -> None:
 
 
 @pytest.mark.parametrize("full", [False, True])
-def test_every_cut_raises_on_close(full: bool) -> None:
+def test_every_cut_raises_at_the_end(full: bool) -> None:
     body = page(cursor_first=False)
     for cut in range(1, len(body)):
         parser = PageParser("conversations", KEYS, full=full)
-        parser.feed(body[:cut])  # a prefix of valid JSON is not an error yet
         with pytest.raises(BadPageError, match="ends early"):
-            parser.close()
+            list(parser.records(io.BytesIO(body[:cut])))
+        assert not parser.done
 
 
 @pytest.mark.parametrize("full", [False, True])
-def test_cut_large_page_keeps_the_records_read_so_far_then_raises(full: bool) -> None:
+def test_cut_large_page_yields_the_records_read_so_far_then_raises(full: bool) -> None:
     body = page(cursor_first=False, records=big_records())
     cut = len(body) // 2
     parser = PageParser("conversations", KEYS, full=full)
-    records = parser.feed(body[:cut])
+    records: list[dict[str, Any]] = []
+    with pytest.raises(BadPageError, match="ends early"):
+        records.extend(parser.records(Pieces(body[:cut], [4096])))
     assert 0 < len(records) < 400
     assert records == expected_records(body)[: len(records)]
-    with pytest.raises(BadPageError):
-        parser.close()
+    assert not parser.done
+    assert not parser.has_scalar("cursor")
 
 
 @pytest.mark.parametrize("full", [False, True])
@@ -286,6 +316,7 @@ def test_cut_large_page_keeps_the_records_read_so_far_then_raises(full: bool) ->
         b"<html><head><title>502 Bad Gateway</title></head><body>nginx</body></html>",
         b"<!DOCTYPE html>\n<html></html>",
         b"Service Unavailable",
+        b"",
         b'{"conversations": [{"a": 1},, {"b": 2}]}',
         b'{"conversations": [{"a": 1}]} trailing garbage',
         b'{"conversations": [{"a": 1}]}{"conversations": []}',
@@ -294,35 +325,89 @@ def test_cut_large_page_keeps_the_records_read_so_far_then_raises(full: bool) ->
         b'{"conversations": [{"a": "unterminated}]}',
         b"{conversations: []}",
     ],
-    ids=lambda b: b[:24].decode(errors="replace"),
+    ids=lambda b: b[:24].decode(errors="replace") or "empty",
 )
 def test_garbled_bodies_raise_bad_page(body: bytes, full: bool) -> None:
     with pytest.raises(BadPageError):
         parse_all(body, full=full)
     # Also when the garbage trickles in byte by byte.
     parser = PageParser("conversations", KEYS, full=full)
-    with pytest.raises(BadPageError):  # noqa: PT012 - either feed or close must refuse it
-        for i in range(len(body)):
-            parser.feed(body[i : i + 1])
-        parser.close()
+    with pytest.raises(BadPageError):
+        list(parser.records(Pieces(body, [1])))
 
 
 def test_parse_bytes_whole_body() -> None:
     body = page(cursor_first=True)
-    parser = parse_bytes(body, "conversations", KEYS)
-    assert parser.records == expected_records(body)  # type: ignore[attr-defined]
+    parser, records = parse_bytes(body, "conversations", KEYS)
+    assert records == expected_records(body)
     assert parser.count == 3
     assert parser.scalar("cursor") == "c-42"
+    assert parser.done
 
 
 def test_other_array_keys() -> None:
     body = b'{"userDetails": [{"userId": "u1"}, {"userId": "u2"}], "conversations": [{"x": 1}]}'
-    parser = parse_bytes(body, "userDetails")
-    assert [r["userId"] for r in parser.records] == ["u1", "u2"]  # type: ignore[attr-defined]
+    _, records = parse_bytes(body, "userDetails")
+    assert [r["userId"] for r in records] == ["u1", "u2"]
 
 
-def test_an_empty_chunk_is_harmless() -> None:
-    body = page(cursor_first=False)
+# -- the body reader: identity and gzip -----------------------------------------------------
+
+
+def gzip_body(body: bytes) -> bytes:
+    return gzip.compress(body, compresslevel=1)
+
+
+@pytest.mark.parametrize("sizes", [[1], [7], [4096], [10**9], [1, 300, 9, 70000]])
+@pytest.mark.parametrize("gzipped", [False, True])
+def test_body_reader_gives_the_same_records_whatever_the_wire_pieces(
+    gzipped: bool, sizes: list[int]
+) -> None:
+    body = page(cursor_first=False, records=big_records())
+    wire = Pieces(gzip_body(body) if gzipped else body, sizes)
     parser = PageParser("conversations", KEYS)
-    records = parser.feed(body[:40]) + parser.feed(b"") + parser.feed(body[40:]) + parser.close()
+    records = list(parser.records(BodyReader(wire.read, gzipped=gzipped)))
     assert records == expected_records(body)
+    assert parser.bytes == len(body)  # inflated bytes
+    assert parser.scalar("cursor") == "c-42"
+    assert wire.pos == len(wire.body)
+
+
+def test_body_reader_honours_the_size_and_never_ends_early_on_an_empty_inflate() -> None:
+    body = page(cursor_first=False, records=big_records())
+    # One byte of gzip at a time: most reads inflate to nothing (header, deflate state), which
+    # must not be taken for the end of the body.
+    reader = BodyReader(Pieces(gzip_body(body), [1]).read, gzipped=True)
+    assert reader.read(0) == b""
+    out = bytearray()
+    while piece := reader.read(1000):
+        assert len(piece) <= 1000
+        out += piece
+    assert bytes(out) == body
+    assert reader.read(1000) == b""
+
+
+def test_body_reader_read_all() -> None:
+    body = page(cursor_first=True)
+    assert BodyReader(io.BytesIO(gzip_body(body)).read, gzipped=True).read() == body
+    assert BodyReader(io.BytesIO(body).read, gzipped=False).read() == body
+
+
+@pytest.mark.parametrize("where", [0.1, 0.5, 0.99])
+def test_a_cut_gzip_body_raises_bad_page(where: float) -> None:
+    body = page(cursor_first=False, records=big_records())
+    wire = gzip_body(body)
+    cut = wire[: int(len(wire) * where)]
+    parser = PageParser("conversations", KEYS)
+    with pytest.raises(BadPageError, match="ends early"):
+        list(parser.records(BodyReader(io.BytesIO(cut).read, gzipped=True)))
+    assert not parser.done
+
+
+def test_a_gzip_body_missing_only_its_trailer_raises_bad_page() -> None:
+    # The JSON is complete but the gzip stream is not: the body was cut, so it is refused.
+    body = page(cursor_first=False)
+    wire = gzip_body(body)[:-4]
+    parser = PageParser("conversations", KEYS)
+    with pytest.raises(BadPageError, match="gzip body ends early"):
+        list(parser.records(BodyReader(io.BytesIO(wire).read, gzipped=True)))
