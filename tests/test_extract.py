@@ -126,7 +126,7 @@ def test_killed_mid_chunk_resumes_from_the_cursor(tmp_path: Path, make_sim, sig:
 
 
 def test_resume_after_the_job_expired_submits_the_chunk_again(tmp_path: Path, make_sim) -> None:
-    sim = make_sim(conversations=2000, job_expire_seconds=2.0)
+    sim = make_sim(conversations=2000)
     config = sim_config(sim, page_size=400, chunk_days=30)
 
     def after_two_pages(messages: list[dict]) -> bool:
@@ -137,7 +137,9 @@ def test_resume_after_the_job_expired_submits_the_chunk_again(tmp_path: Path, ma
         return bool(chunk and chunk.get("pages", 0) >= 2)
 
     first = run_tap_until(tmp_path, config, after_two_pages)
-    time.sleep(2.5)  # the saved job expires meanwhile
+    # The saved job expires while no run is going; the resubmitted one lives normally, so
+    # the test does not depend on how fast a loaded machine pages.
+    assert sim.expire_jobs() > 0
     second = run_tap(tmp_path, config, state=first.last_state)
     assert sim.stats.faults["job_expired"] > 0, "the saved job had expired"
     assert second.returncode == 0, second.stderr
