@@ -39,30 +39,27 @@ if ! up_to_date "$TAP_STAMP" "$TAP_WANT" || [[ ! -x .venv/bin/tap-genesys-analyt
     printf '%s\n' "$TAP_WANT" > "$TAP_STAMP"
 fi
 
+# A tool in a venv of its own: create DIR, install SPEC unless its stamp says it is there.
+tool_venv() {
+    local dir="$1" spec="$2" exe="$3" stamp="$1/.setup-stamp"
+    if [[ ! -x "$dir/bin/python" ]]; then
+        log "creating $dir"
+        "$PYTHON" -m venv "$dir"
+    fi
+    if ! up_to_date "$stamp" "$spec" || [[ ! -x "$dir/bin/$exe" ]]; then
+        log "installing $exe into $dir"
+        pip_quiet "$dir/bin/python" -m pip install "$spec"
+        printf '%s\n' "$spec" > "$stamp"
+    fi
+}
+
 # 2. Meltano in a venv of its own: its dependencies conflict with the tap's.
 MELTANO_STAMP=".venv-meltano/.setup-stamp"
-if [[ ! -x .venv-meltano/bin/python ]]; then
-    log "creating .venv-meltano"
-    "$PYTHON" -m venv .venv-meltano
-fi
-if ! up_to_date "$MELTANO_STAMP" "$MELTANO_SPEC" || [[ ! -x .venv-meltano/bin/meltano ]]; then
-    log "installing Meltano into .venv-meltano"
-    pip_quiet .venv-meltano/bin/python -m pip install "$MELTANO_SPEC"
-    printf '%s\n' "$MELTANO_SPEC" > "$MELTANO_STAMP"
-fi
+tool_venv .venv-meltano "$MELTANO_SPEC" meltano
 
 # 3. Dagster, the orchestrator of orchestration/definitions.py, in a venv of its own too: it runs
 #    `meltano run` as a subprocess and imports neither the tap nor Meltano.
-DAGSTER_STAMP=".venv-dagster/.setup-stamp"
-if [[ ! -x .venv-dagster/bin/python ]]; then
-    log "creating .venv-dagster"
-    "$PYTHON" -m venv .venv-dagster
-fi
-if ! up_to_date "$DAGSTER_STAMP" "$DAGSTER_SPEC" || [[ ! -x .venv-dagster/bin/dagster ]]; then
-    log "installing Dagster into .venv-dagster"
-    pip_quiet .venv-dagster/bin/python -m pip install "$DAGSTER_SPEC"
-    printf '%s\n' "$DAGSTER_SPEC" > "$DAGSTER_STAMP"
-fi
+tool_venv .venv-dagster "$DAGSTER_SPEC" dagster
 
 # 4. The plugins of meltano.yml, each in its own venv under .meltano/.
 PLUGINS_STAMP=".meltano/.setup-stamp"
