@@ -73,7 +73,9 @@ def main(path: str) -> int:
     size = 0
     while start < end:
         stop = min(start + dt.timedelta(days=7), end)
-        interval = f"{start:%Y-%m-%dT%H:%M:%S}.000Z/{stop:%Y-%m-%dT%H:%M:%S}.000Z"
+        # Ending at the last millisecond, as the tap does, so both read the very same jobs.
+        last = stop - dt.timedelta(milliseconds=1)
+        interval = f"{start:%Y-%m-%dT%H:%M:%S}.000Z/{last:%Y-%m-%dT%H:%M:%S}.999Z"
         body = {"interval": interval, "order": "asc", "orderBy": "conversationStart",
                 "startOfDayIntervalMatching": True}  # fmt: skip
         job = session.post(f"{api}{BASE}", json=body, timeout=30).json()["jobId"]
