@@ -198,7 +198,7 @@ def pipelining(args: argparse.Namespace) -> None:
     finally:
         sim.send_signal(signal.SIGTERM)
         sim.wait(timeout=30)
-    from tap_genesys_analytics.settings import DEFAULTS  # noqa: PLC0415
+    from tap_genesys_analytics.config.settings import DEFAULTS  # noqa: PLC0415
 
     rate = DEFAULTS["max_requests_per_minute"] / 60.0
     requests_made = sum(v for k, v in stats["requests"].items() if k != "token")

@@ -15,8 +15,8 @@ import traceback
 import simplejson
 from singer_sdk.exceptions import ConfigValidationError
 
+from tap_genesys_analytics.config.settings import ConfigError
 from tap_genesys_analytics.errors import GenesysError
-from tap_genesys_analytics.settings import ConfigError
 from tap_genesys_analytics.tap import TapGenesysAnalytics
 
 PROG = "tap-genesys-analytics"

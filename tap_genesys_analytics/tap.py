@@ -9,18 +9,18 @@ from typing import Any
 from singer_sdk import Tap
 from singer_sdk import typing as th
 
-from tap_genesys_analytics.aggregate_streams import ConversationAggregatesStream
-from tap_genesys_analytics.aggregates import DEFAULT_GRANULARITY
-from tap_genesys_analytics.client import GenesysClient
-from tap_genesys_analytics.dimension_streams import DIMENSION_STREAMS
-from tap_genesys_analytics.settings import DEFAULTS, REGIONS, Settings
-from tap_genesys_analytics.streams import (
+from tap_genesys_analytics.config.settings import DEFAULTS, REGIONS, Settings
+from tap_genesys_analytics.genesys.aggregates import DEFAULT_GRANULARITY
+from tap_genesys_analytics.http.client import GenesysClient
+from tap_genesys_analytics.streams.aggregates import ConversationAggregatesStream
+from tap_genesys_analytics.streams.base import GenesysStream
+from tap_genesys_analytics.streams.conversations import (
     CONVERSATION_CHILDREN,
     ConversationDetailsStream,
-    GenesysStream,
 )
-from tap_genesys_analytics.user_streams import USER_STREAMS
-from tap_genesys_analytics.writer import BufferedMsgSpecWriter
+from tap_genesys_analytics.streams.directory import DIMENSION_STREAMS
+from tap_genesys_analytics.streams.users import USER_STREAMS
+from tap_genesys_analytics.streams.writer import BufferedMsgSpecWriter
 
 FILTER_HELP = (
     "List of Genesys filter objects in the API's own shape, passed into the job body as is, "

@@ -11,7 +11,8 @@ import pytest
 
 from genesys_simulator import Simulator
 from genesys_simulator.aggregates import aggregate
-from tap_genesys_analytics.aggregates import (
+from tap_genesys_analytics.config.settings import ConfigError, Settings
+from tap_genesys_analytics.genesys.aggregates import (
     MAX_WINDOW_DAYS,
     AggregateQuery,
     flatten,
@@ -21,7 +22,6 @@ from tap_genesys_analytics.aggregates import (
     parse_granularity,
     plan_windows,
 )
-from tap_genesys_analytics.settings import ConfigError, Settings
 from tap_genesys_analytics.windows import DateWindow, iso
 from tests.selection import catalog_selecting
 from tests.support import day, run_tap, sim_config

@@ -5,7 +5,7 @@ from __future__ import annotations
 import collections
 from pathlib import Path
 
-from tap_genesys_analytics import children
+from tap_genesys_analytics.genesys import child_rows as children
 from tests.selection import catalog_selecting
 from tests.support import run_tap, sim_config, truth
 

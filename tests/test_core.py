@@ -13,7 +13,7 @@ from pathlib import Path
 import jsonschema
 from singer_sdk.testing import SuiteConfig, get_tap_test_class
 
-from tap_genesys_analytics.streams import load_schema
+from tap_genesys_analytics.streams.base import load_schema
 from tap_genesys_analytics.tap import TapGenesysAnalytics
 from tests.support import run_tap, sim_config, start_sim, truth
 

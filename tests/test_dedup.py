@@ -8,7 +8,7 @@ import uuid
 
 import pytest
 
-from tap_genesys_analytics.dedup import Deduplicator, compact_key
+from tap_genesys_analytics.extract.dedup import Deduplicator, compact_key
 
 CONVERSATION = "0c3b7d8e-1f2a-4b5c-8d9e-0a1b2c3d4e5f"
 

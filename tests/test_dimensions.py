@@ -11,8 +11,8 @@ import pytest
 import requests
 
 from genesys_simulator.directory import LISTINGS
-from tap_genesys_analytics.dimension_streams import DimensionStream
-from tap_genesys_analytics.listings import entities, has_next
+from tap_genesys_analytics.genesys.directory import entities, has_next
+from tap_genesys_analytics.streams.directory import DimensionStream
 from tap_genesys_analytics.tap import TapGenesysAnalytics
 from tests.selection import catalog_selecting
 from tests.support import CLIENT_ID, CLIENT_SECRET, run_tap, sim_config

@@ -287,8 +287,9 @@ def test_a_conversation_live_for_20_days_does_not_pin_the_bookmark(
     con = duckdb.connect(str(db), read_only=True)
     try:
         loaded = dict(
-            con.execute("SELECT conversationid, conversationend FROM g.conversation_details")
-            .fetchall()
+            con.execute(
+                "SELECT conversationid, conversationend FROM g.conversation_details"
+            ).fetchall()
         )
     finally:
         con.close()

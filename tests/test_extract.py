@@ -11,7 +11,7 @@ from pathlib import Path
 import ijson
 import pytest
 
-from tap_genesys_analytics.parsing import FAST_BACKEND
+from tap_genesys_analytics.http.parsing import FAST_BACKEND
 from tests.support import run_tap, run_tap_until, sim_config, truth
 
 

@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from tap_genesys_analytics.parsing import (
+from tap_genesys_analytics.http.parsing import (
     EDGE_BYTES,
     BadPageError,
     BodyReader,

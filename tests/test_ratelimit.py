@@ -12,7 +12,7 @@ import backoff
 import pytest
 
 from tap_genesys_analytics.errors import RetriableError
-from tap_genesys_analytics.ratelimit import RateLimiter, retry_waits
+from tap_genesys_analytics.http.ratelimit import RateLimiter, retry_waits
 
 
 class FakeClock:

@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from tap_genesys_analytics.settings import REGIONS, ConfigError, Settings
+from tap_genesys_analytics.config.settings import REGIONS, ConfigError, Settings
 
 UTC = dt.timezone.utc
 SECRET = "secret-value"

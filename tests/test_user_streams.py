@@ -18,10 +18,10 @@ import requests
 
 from genesys_simulator import Simulator
 from genesys_simulator.users import UserSelection
-from tap_genesys_analytics import users
-from tap_genesys_analytics.chunks import ChunkRunner, ExtractSpec
-from tap_genesys_analytics.client import Page
-from tap_genesys_analytics.settings import Settings
+from tap_genesys_analytics.config.settings import Settings
+from tap_genesys_analytics.extract.runner import ChunkRunner, ExtractSpec
+from tap_genesys_analytics.genesys import users
+from tap_genesys_analytics.http.client import Page
 from tap_genesys_analytics.windows import DateWindow, iso, plan_grid
 from tests.selection import catalog_selecting
 from tests.support import CLIENT_ID, CLIENT_SECRET, ROOT, TAP, TapRun, day, run_tap, sim_config

@@ -31,12 +31,12 @@ import time
 from collections.abc import Callable, Generator, Hashable, Iterator, MutableMapping
 from typing import Any
 
-from tap_genesys_analytics.client import Page
-from tap_genesys_analytics.dedup import Deduplicator, compact_key
+from tap_genesys_analytics.config.settings import Settings
 from tap_genesys_analytics.errors import ExtractionError, GenesysError, StateError
-from tap_genesys_analytics.jobs import JobLostError, JobsAPI, JobState, PageSizeRefusedError
-from tap_genesys_analytics.query import DetailsQuery, QueryDepthError
-from tap_genesys_analytics.settings import Settings
+from tap_genesys_analytics.extract.dedup import Deduplicator, compact_key
+from tap_genesys_analytics.genesys.details import DetailsQuery, QueryDepthError
+from tap_genesys_analytics.genesys.jobs import JobLostError, JobsAPI, JobState, PageSizeRefusedError
+from tap_genesys_analytics.http.client import Page
 from tap_genesys_analytics.windows import (
     DateWindow,
     floor_day,
@@ -697,8 +697,7 @@ class ChunkRunner:
             return False
         if got > expected:
             LOGGER.info(
-                "%s %s: %d unique records, more than the API's approximate count of %d "
-                "(complete)",
+                "%s %s: %d unique records, more than the API's approximate count of %d (complete)",
                 self.spec.label,
                 window.interval,
                 got,

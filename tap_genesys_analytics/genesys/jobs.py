@@ -16,8 +16,8 @@ import time
 from collections.abc import Callable, Iterator, Mapping
 from typing import Any
 
-from tap_genesys_analytics.client import GenesysClient, Page
 from tap_genesys_analytics.errors import FatalAPIError, GenesysError
+from tap_genesys_analytics.http.client import GenesysClient, Page
 
 LOGGER = logging.getLogger("tap-genesys-analytics")
 

@@ -6,10 +6,10 @@ import datetime as dt
 from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any, ClassVar
 
-from tap_genesys_analytics import users
-from tap_genesys_analytics.chunks import ChunkRunner, ExtractSpec
-from tap_genesys_analytics.jobs import USER_JOBS, JobsAPI
-from tap_genesys_analytics.streams import GenesysStream, child_stream
+from tap_genesys_analytics.extract.runner import ChunkRunner, ExtractSpec
+from tap_genesys_analytics.genesys import users
+from tap_genesys_analytics.genesys.jobs import USER_JOBS, JobsAPI
+from tap_genesys_analytics.streams.base import GenesysStream, child_stream
 from tap_genesys_analytics.windows import DateWindow, floor_day, parse_iso, plan_grid
 
 if TYPE_CHECKING:

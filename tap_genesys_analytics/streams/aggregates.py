@@ -6,7 +6,7 @@ import datetime as dt
 from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any, ClassVar
 
-from tap_genesys_analytics.aggregates import (
+from tap_genesys_analytics.genesys.aggregates import (
     AGGREGATES_PATH,
     MAX_BUCKETS,
     MAX_WINDOW_DAYS,
@@ -14,7 +14,7 @@ from tap_genesys_analytics.aggregates import (
     flatten,
     plan_windows,
 )
-from tap_genesys_analytics.streams import GenesysStream
+from tap_genesys_analytics.streams.base import GenesysStream
 from tap_genesys_analytics.windows import iso, parse_iso
 
 if TYPE_CHECKING:

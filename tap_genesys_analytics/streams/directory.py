@@ -5,8 +5,8 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from typing import TYPE_CHECKING, Any, ClassVar
 
-from tap_genesys_analytics.listings import DIRECTORY_PAGE_SIZE, entities
-from tap_genesys_analytics.streams import GenesysStream, stream_class
+from tap_genesys_analytics.genesys.directory import DIRECTORY_PAGE_SIZE, entities
+from tap_genesys_analytics.streams.base import GenesysStream, stream_class
 
 if TYPE_CHECKING:
     from singer_sdk.helpers.types import Context

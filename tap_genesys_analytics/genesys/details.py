@@ -9,9 +9,9 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Any
 
-from tap_genesys_analytics.client import GenesysClient, Page
+from tap_genesys_analytics.config.settings import Settings
 from tap_genesys_analytics.errors import FatalAPIError, GenesysError
-from tap_genesys_analytics.settings import Settings
+from tap_genesys_analytics.http.client import GenesysClient, Page
 from tap_genesys_analytics.windows import DateWindow, split_for_limit
 
 QUERY_PATH = "/api/v2/analytics/conversations/details/query"

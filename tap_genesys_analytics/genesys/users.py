@@ -16,7 +16,7 @@ import logging
 from collections.abc import Iterator
 from typing import Any
 
-from tap_genesys_analytics.client import GenesysClient
+from tap_genesys_analytics.http.client import GenesysClient
 from tap_genesys_analytics.windows import DateWindow, grid_cell, iso, parse_iso, split_for_limit
 
 Record = dict[str, Any]

@@ -19,7 +19,7 @@ import requests
 import urllib3
 from requests.adapters import HTTPAdapter
 
-from tap_genesys_analytics.auth import GenesysAuthenticator
+from tap_genesys_analytics.config.settings import Settings
 from tap_genesys_analytics.errors import (
     AuthError,
     Decision,
@@ -31,9 +31,9 @@ from tap_genesys_analytics.errors import (
     parse_error_body,
     retry_after_seconds,
 )
-from tap_genesys_analytics.parsing import BadPageError, BodyReader, EnvelopeError, PageParser
-from tap_genesys_analytics.ratelimit import RateLimiter, retry_waits
-from tap_genesys_analytics.settings import Settings
+from tap_genesys_analytics.http.auth import GenesysAuthenticator
+from tap_genesys_analytics.http.parsing import BadPageError, BodyReader, EnvelopeError, PageParser
+from tap_genesys_analytics.http.ratelimit import RateLimiter, retry_waits
 
 LOGGER = logging.getLogger("tap-genesys-analytics")
 USER_AGENT = "tap-genesys-analytics/0.1"
