@@ -19,7 +19,8 @@ import requests
 from genesys_simulator import Simulator
 from genesys_simulator.users import UserSelection
 from tap_genesys_analytics.config.settings import Settings
-from tap_genesys_analytics.extract.runner import ChunkRunner, ExtractSpec
+from tap_genesys_analytics.extract.runner import ChunkRunner
+from tap_genesys_analytics.extract.spec import ExtractSpec
 from tap_genesys_analytics.genesys import users
 from tap_genesys_analytics.http.client import Page
 from tap_genesys_analytics.windows import DateWindow, iso, plan_grid

@@ -5,7 +5,9 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any, ClassVar
 
-from tap_genesys_analytics.extract.runner import ChunkRunner, ExtractSpec, check_state
+from tap_genesys_analytics.extract.bookmark import Bookmark
+from tap_genesys_analytics.extract.runner import ChunkRunner
+from tap_genesys_analytics.extract.spec import ExtractSpec
 from tap_genesys_analytics.genesys import child_rows as children
 from tap_genesys_analytics.genesys.details import DetailsQuery
 from tap_genesys_analytics.genesys.jobs import CONVERSATION_JOBS, JobsAPI
@@ -27,7 +29,7 @@ class ConversationDetailsStream(GenesysStream):
     def get_records(self, context: Context | None) -> Iterable[dict[str, Any]]:
         """Run the chunk runner over ``[start_date, end_date)``."""
         settings = self.genesys_tap.settings
-        check_state(self.stream_state, self.name)  # before the first request
+        Bookmark.from_state(self.stream_state, self.name)  # checked before the first request
         client = self.genesys_tap.client
         query = DetailsQuery(client, settings)
         jobs = JobsAPI(client, CONVERSATION_JOBS)

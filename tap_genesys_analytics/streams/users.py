@@ -6,7 +6,8 @@ import datetime as dt
 from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any, ClassVar
 
-from tap_genesys_analytics.extract.runner import ChunkRunner, ExtractSpec
+from tap_genesys_analytics.extract.runner import ChunkRunner
+from tap_genesys_analytics.extract.spec import ExtractSpec
 from tap_genesys_analytics.genesys import users
 from tap_genesys_analytics.genesys.jobs import USER_JOBS, JobsAPI
 from tap_genesys_analytics.streams.base import GenesysStream, child_stream
