@@ -2,11 +2,8 @@
 
 from __future__ import annotations
 
-import sys
-from types import FrameType
 from typing import Any
 
-from singer_sdk import Tap
 from singer_sdk import typing as th
 
 from tap_genesys_analytics.config.settings import DEFAULTS, REGIONS, Settings
@@ -19,6 +16,7 @@ from tap_genesys_analytics.streams.conversations import (
     ConversationDetailsStream,
 )
 from tap_genesys_analytics.streams.directory import DIMENSION_STREAMS
+from tap_genesys_analytics.streams.sdk import AdaptedTap
 from tap_genesys_analytics.streams.users import USER_STREAMS
 from tap_genesys_analytics.streams.writer import BufferedMsgSpecWriter
 
@@ -33,7 +31,7 @@ def _setting(name: str, kind: Any, description: str, **extra: Any) -> th.Propert
     return th.Property(name, kind, description=description, default=default, **extra)
 
 
-class TapGenesysAnalytics(Tap):
+class TapGenesysAnalytics(AdaptedTap):
     """Singer tap for Genesys Cloud Analytics."""
 
     name = "tap-genesys-analytics"
@@ -188,17 +186,6 @@ class TapGenesysAnalytics(Tap):
             self._client.check_connection()
         return self._client
 
-    def _handle_termination(self, signum: int, frame: FrameType | None) -> None:
-        """On SIGTERM/SIGINT: write the STATE reached, then exit non-zero (128 + signal).
-
-        The SDK exits 0 here; a scheduler would then take an interrupted run for a finished one.
-        """
-        try:
-            self.state_writer.write_state(self.state)
-        finally:
-            self.logger.warning("Interrupted by signal %d; resume from the STATE above", signum)
-            sys.exit(128 + signum)
-
     def discover_streams(self) -> list[GenesysStream]:
         """The streams; no I/O here (it runs at test collection time)."""
         return [
@@ -208,7 +195,3 @@ class TapGenesysAnalytics(Tap):
             ConversationAggregatesStream(self),
             *(cls(self) for cls in DIMENSION_STREAMS),
         ]
-
-
-if __name__ == "__main__":
-    TapGenesysAnalytics.cli()
