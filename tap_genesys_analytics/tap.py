@@ -6,8 +6,8 @@ from typing import Any
 
 from singer_sdk import typing as th
 
+from tap_genesys_analytics.config.aggregates import DEFAULT_GRANULARITY
 from tap_genesys_analytics.config.settings import DEFAULTS, REGIONS, Settings
-from tap_genesys_analytics.genesys.aggregates import DEFAULT_GRANULARITY
 from tap_genesys_analytics.http.client import GenesysClient
 from tap_genesys_analytics.streams.aggregates import ConversationAggregatesStream
 from tap_genesys_analytics.streams.base import GenesysStream

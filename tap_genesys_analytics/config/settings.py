@@ -14,7 +14,7 @@ from collections.abc import Mapping
 from typing import Any, TypeVar
 from urllib.parse import urlsplit
 
-from tap_genesys_analytics.genesys.aggregates import AggregateQuery, parse_aggregates
+from tap_genesys_analytics.config.aggregates import AggregateQuery, parse_aggregates
 
 UTC = dt.timezone.utc
 _N = TypeVar("_N", int, float)
