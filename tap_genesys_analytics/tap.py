@@ -7,7 +7,7 @@ from typing import Any
 from singer_sdk import typing as th
 
 from tap_genesys_analytics.config.aggregates import DEFAULT_GRANULARITY
-from tap_genesys_analytics.config.settings import DEFAULTS, REGIONS, Settings
+from tap_genesys_analytics.config.settings import BOUNDS, DEFAULTS, REGIONS, Settings
 from tap_genesys_analytics.http.client import GenesysClient
 from tap_genesys_analytics.streams.aggregates import ConversationAggregatesStream
 from tap_genesys_analytics.streams.base import GenesysStream
@@ -27,7 +27,10 @@ FILTER_HELP = (
 
 
 def _setting(name: str, kind: Any, description: str, **extra: Any) -> th.Property[Any]:
+    """A setting with its default and, for a number, its range (both from ``config.settings``)."""
     default = DEFAULTS.get(name)
+    if name in BOUNDS:
+        kind = kind(minimum=BOUNDS[name].minimum, maximum=BOUNDS[name].maximum)
     return th.Property(name, kind, description=description, default=default, **extra)
 
 
@@ -85,6 +88,13 @@ class TapGenesysAnalytics(AdaptedTap):
         ),
         _setting("chunk_days", th.IntegerType, "Days per chunk (one async job each), 1 to 31."),
         _setting("page_size", th.IntegerType, "Job results page size."),
+        _setting(
+            "query_page_size",
+            th.IntegerType,
+            "Page size of the synchronous details query (POST "
+            "/api/v2/analytics/conversations/details/query), which reads the days newer than "
+            "the job store holds; 100 is the API's maximum.",
+        ),
         th.Property(
             "conversation_filters",
             th.ArrayType(th.ObjectType(additional_properties=True)),

@@ -3,7 +3,8 @@
 Each private name the adapter calls or overrides must exist with the signature it was written
 for: an override whose name the SDK renamed would be silently skipped, and the tap would lose
 its STATE after every page or its exit code on SIGTERM without any test of behaviour failing at
-once. The fast RECORD path must write byte for byte what the SDK's own path writes. The real
+once. The fast RECORD path must write byte for byte what the SDK's own path writes, and the
+SDK must validate against the tap's copy of the config schema without ranges. The real
 path (CLI against the simulator) is covered elsewhere: a STATE per page in
 ``test_extract.py``, exit 128 + SIGTERM in ``test_tokens_and_shutdown.py``, pruning and maps
 in ``test_output.py``.
@@ -17,7 +18,9 @@ import inspect
 import json
 import signal
 from collections.abc import Iterator
+from decimal import Decimal
 from importlib import metadata
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -27,6 +30,7 @@ from singer_sdk.helpers import _util
 from singer_sdk.plugin_base import PluginBase
 from singer_sdk.singerlib import RecordMessage
 
+from tap_genesys_analytics.config.settings import ConfigError
 from tap_genesys_analytics.streams import sdk
 from tap_genesys_analytics.streams.base import ChildStream
 from tap_genesys_analytics.streams.sdk import CHECKED_AGAINST, AdaptedStream, AdaptedTap
@@ -209,3 +213,24 @@ def test_a_child_table_writes_its_schema_then_its_rows(
     assert schema["schema"] == child.schema
     assert row["type"] == "RECORD"
     assert row["record"]["participantId"] == "p1"
+
+
+def test_ranges_are_shown_by_the_schema_and_checked_by_the_settings(tmp_path: Path) -> None:
+    # The CLI reads a config file with Decimal numbers; values exactly at fractional bounds pass.
+    at_bounds = {**CONFIG, "job_poll_max_seconds": 0.05, "connect_timeout": 0.1}
+    path = tmp_path / "config.json"
+    path.write_text(json.dumps(at_bounds))
+    saved = {sig: signal.getsignal(sig) for sig in (signal.SIGTERM, signal.SIGINT)}
+    try:
+        config = _util.read_json_file(path)
+        assert isinstance(config["job_poll_max_seconds"], Decimal)
+        tap = TapGenesysAnalytics(config=config, parse_env_config=False)
+        assert tap.settings.job_poll_max_seconds == 0.05
+        assert TapGenesysAnalytics.config_jsonschema["properties"]["chunk_days"]["minimum"] == 1
+        assert "minimum" not in tap.config_jsonschema["properties"]["chunk_days"]
+        path.write_text(json.dumps({**CONFIG, "chunk_days": 0}))
+        with pytest.raises(ConfigError, match=r"chunk_days must be from 1 to 31, got 0\."):
+            TapGenesysAnalytics(config=_util.read_json_file(path), parse_env_config=False)
+    finally:
+        for sig, handler in saved.items():
+            signal.signal(sig, handler)

@@ -21,10 +21,19 @@ what the SDK's own path writes) are the places to look. The private uses, and wh
 * ``Tap._handle_termination`` (overridden): the SDK exits 0 on SIGTERM/SIGINT, so a scheduler
   would take an interrupted run for a finished one; the tap exits 128 + the signal instead,
   after writing the STATE reached.
+
+One public behaviour is worked around too: the config schema shows each setting's range
+(``--about``, Meltano), but the SDK's own check of it would differ from the tap's. The SDK reads
+a config file's numbers as ``Decimal``, and ``Decimal("0.1") < 0.1`` holds (the float is a
+hair above 0.1), so a value given exactly at a fractional bound would be refused; and its
+message would replace the tap's sentence that names the setting and its range. The SDK
+validates against the instance's ``config_jsonschema``, so each tap validates with a copy
+without ``minimum``/``maximum``; ``config.settings`` checks the ranges, from the same table.
 """
 
 from __future__ import annotations
 
+import copy
 import sys
 from typing import TYPE_CHECKING, Any
 
@@ -96,7 +105,12 @@ class AdaptedStream(Stream):
 
 
 class AdaptedTap(Tap):
-    """A Tap that exits non-zero when a signal interrupts it."""
+    """A Tap that leaves range checks to its settings and exits non-zero on a signal."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        # Set before the SDK's __init__, which validates the config against this attribute.
+        vars(self)["config_jsonschema"] = without_bounds(type(self).config_jsonschema)
+        super().__init__(*args, **kwargs)
 
     def _handle_termination(self, signum: int, frame: FrameType | None) -> None:
         """On SIGTERM/SIGINT: write the STATE reached, then exit non-zero (128 + signal).
@@ -108,3 +122,12 @@ class AdaptedTap(Tap):
         finally:
             self.logger.warning("Interrupted by signal %d; resume from the STATE above", signum)
             sys.exit(128 + signum)
+
+
+def without_bounds(schema: dict[str, Any]) -> dict[str, Any]:
+    """A copy of a config schema without its settings' ``minimum`` and ``maximum``."""
+    plain = copy.deepcopy(schema)
+    for prop in plain.get("properties", {}).values():
+        prop.pop("minimum", None)
+        prop.pop("maximum", None)
+    return plain
