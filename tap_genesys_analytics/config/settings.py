@@ -125,9 +125,9 @@ class Settings:
     safety_lag_minutes: int
     max_jobs_in_flight: int
     query_page_size: int
-    max_open_conversations: int = 1000
-    open_conversations_per_request: int = 50
-    aggregates: tuple[AggregateQuery, ...] = ()
+    max_open_conversations: int
+    open_conversations_per_request: int
+    aggregates: tuple[AggregateQuery, ...]
 
     @property
     def has_filters(self) -> bool:

@@ -27,7 +27,6 @@ def load_schema(name: str) -> dict[str, Any]:
 class GenesysStream(AdaptedStream):
     """Base for every stream: schema from the package, settings and client from the tap."""
 
-    schema_name: ClassVar[str] = ""
     #: Records are emitted as parsed from the API (JSON in, JSON out); the schemas are complete,
     #: so per-record conformance would only cost time (see README, implementation notes).
     TYPE_CONFORMANCE_LEVEL = TypeConformanceLevel.NONE
@@ -37,7 +36,7 @@ class GenesysStream(AdaptedStream):
     selected_by_default = False
 
     def __init__(self, tap: TapGenesysAnalytics) -> None:
-        super().__init__(tap, schema=load_schema(self.schema_name or self.name))
+        super().__init__(tap, schema=load_schema(self.name))
         self.genesys_tap = tap
 
     def generate_child_contexts(
