@@ -2,15 +2,12 @@
 
 from __future__ import annotations
 
-import sys
-from types import FrameType
 from typing import Any
 
-from singer_sdk import Tap
 from singer_sdk import typing as th
 
-from tap_genesys_analytics.config.settings import DEFAULTS, REGIONS, Settings
-from tap_genesys_analytics.genesys.aggregates import DEFAULT_GRANULARITY
+from tap_genesys_analytics.config.aggregates import DEFAULT_GRANULARITY
+from tap_genesys_analytics.config.settings import BOUNDS, DEFAULTS, REGIONS, Settings
 from tap_genesys_analytics.http.client import GenesysClient
 from tap_genesys_analytics.streams.aggregates import ConversationAggregatesStream
 from tap_genesys_analytics.streams.base import GenesysStream
@@ -19,6 +16,7 @@ from tap_genesys_analytics.streams.conversations import (
     ConversationDetailsStream,
 )
 from tap_genesys_analytics.streams.directory import DIMENSION_STREAMS
+from tap_genesys_analytics.streams.sdk import AdaptedTap
 from tap_genesys_analytics.streams.users import USER_STREAMS
 from tap_genesys_analytics.streams.writer import BufferedMsgSpecWriter
 
@@ -29,11 +27,14 @@ FILTER_HELP = (
 
 
 def _setting(name: str, kind: Any, description: str, **extra: Any) -> th.Property[Any]:
+    """A setting with its default and, for a number, its range (both from ``config.settings``)."""
     default = DEFAULTS.get(name)
+    if name in BOUNDS:
+        kind = kind(minimum=BOUNDS[name].minimum, maximum=BOUNDS[name].maximum)
     return th.Property(name, kind, description=description, default=default, **extra)
 
 
-class TapGenesysAnalytics(Tap):
+class TapGenesysAnalytics(AdaptedTap):
     """Singer tap for Genesys Cloud Analytics."""
 
     name = "tap-genesys-analytics"
@@ -87,6 +88,13 @@ class TapGenesysAnalytics(Tap):
         ),
         _setting("chunk_days", th.IntegerType, "Days per chunk (one async job each), 1 to 31."),
         _setting("page_size", th.IntegerType, "Job results page size."),
+        _setting(
+            "query_page_size",
+            th.IntegerType,
+            "Page size of the synchronous details query (POST "
+            "/api/v2/analytics/conversations/details/query), which reads the days newer than "
+            "the job store holds; 100 is the API's maximum.",
+        ),
         th.Property(
             "conversation_filters",
             th.ArrayType(th.ObjectType(additional_properties=True)),
@@ -188,17 +196,6 @@ class TapGenesysAnalytics(Tap):
             self._client.check_connection()
         return self._client
 
-    def _handle_termination(self, signum: int, frame: FrameType | None) -> None:
-        """On SIGTERM/SIGINT: write the STATE reached, then exit non-zero (128 + signal).
-
-        The SDK exits 0 here; a scheduler would then take an interrupted run for a finished one.
-        """
-        try:
-            self.state_writer.write_state(self.state)
-        finally:
-            self.logger.warning("Interrupted by signal %d; resume from the STATE above", signum)
-            sys.exit(128 + signum)
-
     def discover_streams(self) -> list[GenesysStream]:
         """The streams; no I/O here (it runs at test collection time)."""
         return [
@@ -208,7 +205,3 @@ class TapGenesysAnalytics(Tap):
             ConversationAggregatesStream(self),
             *(cls(self) for cls in DIMENSION_STREAMS),
         ]
-
-
-if __name__ == "__main__":
-    TapGenesysAnalytics.cli()

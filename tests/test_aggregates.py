@@ -11,16 +11,20 @@ import pytest
 
 from genesys_simulator import Simulator
 from genesys_simulator.aggregates import aggregate
+from tap_genesys_analytics.config.aggregates import (
+    AggregateQuery,
+    parse_aggregates,
+    parse_granularity,
+)
 from tap_genesys_analytics.config.settings import ConfigError, Settings
 from tap_genesys_analytics.genesys.aggregates import (
     MAX_WINDOW_DAYS,
-    AggregateQuery,
     flatten,
     group_key,
     local_midnight,
-    parse_aggregates,
-    parse_granularity,
     plan_windows,
+    query_body,
+    window_days,
 )
 from tap_genesys_analytics.windows import DateWindow, iso
 from tests.selection import catalog_selecting
@@ -109,12 +113,12 @@ def test_windows_are_whole_days_bounded_by_days_and_buckets() -> None:
         "2024-01-08T00:00:00.000Z/2024-01-15T00:00:00.000Z",
         "2024-01-15T00:00:00.000Z/2024-01-20T00:00:00.000Z",
     ]
-    assert query.window_days == MAX_WINDOW_DAYS
+    assert window_days(query) == MAX_WINDOW_DAYS
     # A partial last day is left for a later run.
     assert plan_windows(day("2024-01-01"), day("2024-01-01") + dt.timedelta(hours=23), query) == []
     minutely = AggregateQuery(name="q", metrics=("nOffered",), granularity="PT1M")
-    assert minutely.window_days == 1
-    assert AggregateQuery(name="q", metrics=("n",), granularity="PT5M").window_days == 6
+    assert window_days(minutely) == 1
+    assert window_days(AggregateQuery(name="q", metrics=("n",), granularity="PT5M")) == 6
 
 
 def test_windows_follow_the_query_time_zone_across_dst() -> None:
@@ -130,7 +134,7 @@ def test_windows_follow_the_query_time_zone_across_dst() -> None:
 def test_body_holds_only_conversation_aggregation_query_fields() -> None:
     query = parse_aggregates(QUERIES)[1]
     window = DateWindow(day("2024-01-01"), day("2024-01-08"))
-    body = query.body(window)
+    body = query_body(query, window)
     assert body == {
         "interval": window.interval,
         "granularity": "P1D",
@@ -139,7 +143,7 @@ def test_body_holds_only_conversation_aggregation_query_fields() -> None:
         "filter": QUERIES[1]["filter"],
     }
     zoned = AggregateQuery(name="z", metrics=("nOffered",), time_zone="Europe/Paris")
-    assert zoned.body(window)["timeZone"] == "Europe/Paris"
+    assert query_body(zoned, window)["timeZone"] == "Europe/Paris"
 
 
 def test_flatten_one_row_per_metric_with_stats_columns() -> None:
@@ -198,7 +202,7 @@ def aggregate_truth(sim: Simulator, start: str, end: str) -> dict[tuple[Any, ...
     window = DateWindow(day(start), day(end))
     rows: dict[tuple[Any, ...], dict[str, Any]] = {}
     for query in parse_aggregates(QUERIES):
-        answer = aggregate(sim.dataset, query.body(window), sim.now_ms)
+        answer = aggregate(sim.dataset, query_body(query, window), sim.now_ms)
         for row in flatten(query.name, answer.get("results") or ()):
             rows[tuple(row[k] for k in KEY)] = row
     return rows

@@ -6,6 +6,7 @@ import gzip
 import io
 import json
 import random
+from collections.abc import Iterable
 from decimal import Decimal
 from typing import Any
 
@@ -17,7 +18,6 @@ from tap_genesys_analytics.http.parsing import (
     BodyReader,
     EnvelopeError,
     PageParser,
-    parse_bytes,
 )
 
 KEYS = ("cursor", "totalHits")
@@ -72,6 +72,15 @@ class Pieces:
 
 def feed_in(parser: PageParser, body: bytes, sizes: list[int]) -> list[dict[str, Any]]:
     return list(parser.records(Pieces(body, sizes)))
+
+
+def parse_bytes(
+    body: bytes, array_key: str, scalar_keys: Iterable[str] = (), *, full: bool = False
+) -> tuple[PageParser, list[dict[str, Any]]]:
+    """A whole body at once: the parser and the records."""
+    parser = PageParser(array_key, scalar_keys, full=full)
+    records = list(parser.records(io.BytesIO(body)))
+    return parser, records
 
 
 def parse_all(body: bytes, *, full: bool = False) -> PageParser:

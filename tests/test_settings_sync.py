@@ -16,6 +16,7 @@ from typing import Any
 import pytest
 import yaml
 
+from tap_genesys_analytics.config.settings import BOUNDS
 from tap_genesys_analytics.tap import TapGenesysAnalytics
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -110,6 +111,18 @@ def test_schema_has_settings_and_one_secret() -> None:
     assert "client_id" in NAMES
     assert len(NAMES) == len(set(NAMES))
     assert {n for n, s in PROPERTIES.items() if s.get("secret")} == {SENSITIVE_SETTING}
+
+
+def test_every_numeric_setting_shows_the_range_settings_enforce() -> None:
+    numeric = {
+        name
+        for name, schema in PROPERTIES.items()
+        if {"integer", "number"} & set(schema["type"] if isinstance(schema["type"], list) else [])
+    }
+    assert numeric == set(BOUNDS), "a numeric setting without a range, or a range without one"
+    for name, (minimum, maximum) in BOUNDS.items():
+        assert PROPERTIES[name]["minimum"] == minimum, name
+        assert PROPERTIES[name].get("maximum") == maximum, name
 
 
 @pytest.mark.parametrize("source", ["meltano.yml", "meltano-hub"])

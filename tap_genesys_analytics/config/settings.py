@@ -11,10 +11,10 @@ import datetime as dt
 import ipaddress
 import math
 from collections.abc import Mapping
-from typing import Any, TypeVar
+from typing import Any, NamedTuple, TypeVar
 from urllib.parse import urlsplit
 
-from tap_genesys_analytics.genesys.aggregates import AggregateQuery, parse_aggregates
+from tap_genesys_analytics.config.aggregates import AggregateQuery, parse_aggregates
 
 UTC = dt.timezone.utc
 _N = TypeVar("_N", int, float)
@@ -64,6 +64,36 @@ DEFAULTS: dict[str, Any] = {
 }
 
 
+class Bounds(NamedTuple):
+    """The range of a numeric setting; ``maximum`` is None when only the minimum matters."""
+
+    minimum: float
+    maximum: float | None = None
+
+
+#: The range of every numeric setting, in the setting's own type (int or float). Validation
+#: below and the tap's config schema (``--about``, Meltano) both read it: a bound is written once.
+BOUNDS: dict[str, Bounds] = {
+    "chunk_days": Bounds(1, 31),
+    "page_size": Bounds(1, 10000),
+    "query_page_size": Bounds(1, 100),
+    "max_requests_per_minute": Bounds(1),
+    "max_retries": Bounds(0, 100),
+    "max_backoff_seconds": Bounds(0.0),
+    "connect_timeout": Bounds(0.1),
+    "read_timeout": Bounds(0.1),
+    "job_poll_max_seconds": Bounds(0.05),
+    "job_timeout_minutes": Bounds(0.1),
+    "job_max_attempts": Bounds(1, 50),
+    "count_tolerance": Bounds(0.0, 0.5),
+    "lookback_days": Bounds(0),
+    "safety_lag_minutes": Bounds(0),
+    "max_open_conversations": Bounds(0, 100_000),
+    "open_conversations_per_request": Bounds(1, 100),
+    "max_jobs_in_flight": Bounds(1, 20),
+}
+
+
 class ConfigError(ValueError):
     """A setting is missing or wrong; the message says which one and what to do."""
 
@@ -95,9 +125,9 @@ class Settings:
     safety_lag_minutes: int
     max_jobs_in_flight: int
     query_page_size: int
-    max_open_conversations: int = 1000
-    open_conversations_per_request: int = 50
-    aggregates: tuple[AggregateQuery, ...] = ()
+    max_open_conversations: int
+    open_conversations_per_request: int
+    aggregates: tuple[AggregateQuery, ...]
 
     @property
     def has_filters(self) -> bool:
@@ -141,29 +171,25 @@ class Settings:
             login_url=login_url,
             start_date=start,
             end_date=end,
-            chunk_days=get.integer("chunk_days", minimum=1, maximum=31),
-            page_size=get.integer("page_size", minimum=1, maximum=10000),
+            chunk_days=get.integer("chunk_days"),
+            page_size=get.integer("page_size"),
             conversation_filters=get.filters("conversation_filters"),
             segment_filters=get.filters("segment_filters"),
-            max_requests_per_minute=get.integer("max_requests_per_minute", minimum=1),
-            max_retries=get.integer("max_retries", minimum=0, maximum=100),
-            max_backoff_seconds=get.number("max_backoff_seconds", minimum=0.0),
-            connect_timeout=get.number("connect_timeout", minimum=0.1),
-            read_timeout=get.number("read_timeout", minimum=0.1),
-            job_poll_max_seconds=get.number("job_poll_max_seconds", minimum=0.05),
-            job_timeout_minutes=get.number("job_timeout_minutes", minimum=0.1),
-            job_max_attempts=get.integer("job_max_attempts", minimum=1, maximum=50),
-            count_tolerance=get.number("count_tolerance", minimum=0.0, maximum=0.5),
-            lookback_days=get.integer("lookback_days", minimum=0),
-            safety_lag_minutes=get.integer("safety_lag_minutes", minimum=0),
-            max_jobs_in_flight=get.integer("max_jobs_in_flight", minimum=1, maximum=20),
-            query_page_size=get.integer("query_page_size", minimum=1, maximum=100),
-            max_open_conversations=get.integer(
-                "max_open_conversations", minimum=0, maximum=100_000
-            ),
-            open_conversations_per_request=get.integer(
-                "open_conversations_per_request", minimum=1, maximum=100
-            ),
+            max_requests_per_minute=get.integer("max_requests_per_minute"),
+            max_retries=get.integer("max_retries"),
+            max_backoff_seconds=get.number("max_backoff_seconds"),
+            connect_timeout=get.number("connect_timeout"),
+            read_timeout=get.number("read_timeout"),
+            job_poll_max_seconds=get.number("job_poll_max_seconds"),
+            job_timeout_minutes=get.number("job_timeout_minutes"),
+            job_max_attempts=get.integer("job_max_attempts"),
+            count_tolerance=get.number("count_tolerance"),
+            lookback_days=get.integer("lookback_days"),
+            safety_lag_minutes=get.integer("safety_lag_minutes"),
+            max_jobs_in_flight=get.integer("max_jobs_in_flight"),
+            query_page_size=get.integer("query_page_size"),
+            max_open_conversations=get.integer("max_open_conversations"),
+            open_conversations_per_request=get.integer("open_conversations_per_request"),
             aggregates=get.aggregates("aggregates"),
         )
 
@@ -186,7 +212,7 @@ class _Getter:
             raise ConfigError(msg)
         return str(value).strip()
 
-    def integer(self, name: str, *, minimum: int, maximum: int | None = None) -> int:
+    def integer(self, name: str) -> int:
         value = self._value(name)
         try:
             number = int(value)
@@ -195,9 +221,9 @@ class _Getter:
         if number is None or (isinstance(value, float) and number != value):
             msg = f"{name} must be a whole number, got {value!r}."
             raise ConfigError(msg)
-        return _bounded(name, number, minimum, maximum)
+        return _bounded(name, number)
 
-    def number(self, name: str, *, minimum: float, maximum: float | None = None) -> float:
+    def number(self, name: str) -> float:
         value = self._value(name)
         try:
             number = float(value)
@@ -206,7 +232,7 @@ class _Getter:
         if not math.isfinite(number):
             msg = f"{name} must be a finite number, got {value!r}."
             raise ConfigError(msg)
-        return _bounded(name, number, minimum, maximum)
+        return _bounded(name, number)
 
     def filters(self, name: str) -> list[dict[str, Any]]:
         value = self._value(name)
@@ -238,7 +264,8 @@ class _Getter:
             raise ConfigError(f"{exc}.") from None
 
 
-def _bounded(name: str, number: _N, minimum: _N, maximum: _N | None) -> _N:
+def _bounded(name: str, number: _N) -> _N:
+    minimum, maximum = BOUNDS[name]
     if number < minimum or (maximum is not None and number > maximum):
         bounds = f"at least {minimum}" if maximum is None else f"from {minimum} to {maximum}"
         msg = f"{name} must be {bounds}, got {number}."

@@ -1,10 +1,11 @@
 """OAuth client credentials for Genesys Cloud, shared by every stream and thread.
 
-Built on singer-sdk's ``OAuthAuthenticator``: the token URL is ``{login_url}/oauth/token``, the
-request carries ``Authorization: Basic base64(client_id:client_secret)`` and the form
-``grant_type=client_credentials``. A token is renewed shortly before ``expires_in`` runs out and
-once after a 401 of a token the API had accepted (a 401 of a fresh token is final); secrets
-never reach a log line or an exception message.
+A plain class of the tap's own that fetches, renews and forgets tokens. The token URL is
+``{login_url}/oauth/token``; the request carries ``Authorization: Basic
+base64(client_id:client_secret)`` and the form ``grant_type=client_credentials``. A token is
+renewed shortly before ``expires_in`` runs out and once after a 401 of a token the API had
+accepted (a 401 of a fresh token is final); secrets never reach a log line or an exception
+message.
 """
 
 from __future__ import annotations
@@ -13,17 +14,19 @@ import base64
 import logging
 import threading
 import time
-from typing import Any
 
 import requests
-from singer_sdk.authenticators import OAuthAuthenticator
 
 from tap_genesys_analytics.errors import AuthError, RetriableError, parse_error_body
 
 LOGGER = logging.getLogger("tap-genesys-analytics")
+#: Token lifetime assumed when the login answers without ``expires_in``.
+DEFAULT_EXPIRATION_SECONDS = 3600
+#: The client-credentials grant: no scope, no client id in the body (it is in Basic).
+GRANT = {"grant_type": "client_credentials"}
 
 
-class GenesysAuthenticator(OAuthAuthenticator):
+class GenesysAuthenticator:
     """Client-credentials authenticator; thread-safe, with early renewal."""
 
     def __init__(
@@ -36,25 +39,16 @@ class GenesysAuthenticator(OAuthAuthenticator):
         timeout: tuple[float, float],
     ) -> None:
         basic = base64.b64encode(f"{client_id}:{client_secret}".encode()).decode("ascii")
-        super().__init__(
-            auth_endpoint=token_url,
-            client_id=client_id,
-            client_secret=client_secret,
-            oauth_headers={"Authorization": f"Basic {basic}"},
-            default_expiration=3600,
-        )
+        self.token_url = token_url
+        self._login_headers = {"Authorization": f"Basic {basic}"}
+        self.access_token: str | None = None
+        self.expires_in: int | None = None
         self._http = session
         self._timeout = timeout
         self._lock = threading.Lock()
         self._expires_at = 0.0
         #: The newest token while the API has not accepted it yet.
         self._unproven: str | None = None
-        self.renewals = 0
-
-    @property
-    def oauth_request_body(self) -> dict[str, Any]:
-        """The client-credentials grant: no scope, no client id in the body (it is in Basic)."""
-        return {"grant_type": "client_credentials"}
 
     def is_token_valid(self) -> bool:
         """Valid until a margin before expiry: 60 s, or a tenth of a short token's lifetime."""
@@ -98,35 +92,34 @@ class GenesysAuthenticator(OAuthAuthenticator):
         started = time.monotonic()
         try:
             response = self._http.post(
-                self.auth_endpoint,
-                headers=self._oauth_headers,
-                data=self.oauth_request_body,
+                self.token_url,
+                headers=self._login_headers,
+                data=GRANT,
                 timeout=self._timeout,
             )
         except requests.RequestException as exc:
-            msg = f"POST {self.auth_endpoint} failed: {type(exc).__name__}"
+            msg = f"POST {self.token_url} failed: {type(exc).__name__}"
             raise RetriableError(msg) from None
         if response.status_code in {400, 401, 403}:
             body = parse_error_body(response.text)
             reason = body.get("error_description") or body.get("error") or body.get("message")
             msg = (
-                f"OAuth login at {self.auth_endpoint} was refused (HTTP {response.status_code}"
+                f"OAuth login at {self.token_url} was refused (HTTP {response.status_code}"
                 f"{', ' + str(reason) if reason else ''}): check client_id and client_secret, "
                 "and that region matches the org's Genesys Cloud region."
             )
             raise AuthError(msg, status=response.status_code, code=body.get("error"))
         if response.status_code >= 300:
-            msg = f"POST {self.auth_endpoint} -> HTTP {response.status_code}"
+            msg = f"POST {self.token_url} -> HTTP {response.status_code}"
             raise RetriableError(msg)
         try:
             token_json = response.json()
             token = str(token_json["access_token"])
         except (ValueError, KeyError):
-            msg = f"POST {self.auth_endpoint} answered without an access_token"
+            msg = f"POST {self.token_url} answered without an access_token"
             raise RetriableError(msg) from None
         self.access_token = token
         self._unproven = token
-        self.expires_in = int(token_json.get("expires_in") or self._default_expiration or 3600)
+        self.expires_in = int(token_json.get("expires_in") or DEFAULT_EXPIRATION_SECONDS)
         self._expires_at = started + self.expires_in
-        self.renewals += 1
         LOGGER.info("Obtained an access token valid for %s s", self.expires_in)

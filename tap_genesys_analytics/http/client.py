@@ -9,7 +9,6 @@ from __future__ import annotations
 import dataclasses
 import http.client
 import logging
-import threading
 import zlib
 from collections.abc import Iterator, Mapping
 from typing import Any
@@ -60,7 +59,6 @@ class Page:
 
     scalars: dict[str, Any] = dataclasses.field(default_factory=dict)
     records: int = 0
-    bytes: int = 0
 
 
 class GenesysClient:
@@ -84,9 +82,6 @@ class GenesysClient:
             session=self.session,
             timeout=self.timeout,
         )
-        self._lock = threading.Lock()
-        self.requests_sent = 0
-        self.retries = 0
         self._full_parse = False
 
     # -- public calls ------------------------------------------------------------------------
@@ -187,7 +182,6 @@ class GenesysClient:
                         k: parser.scalar(k) for k in scalar_keys if parser.has_scalar(k)
                     }
                     page.records = parser.count
-                    page.bytes = parser.bytes
         except TRANSIENT as exc:
             raise self._exhausted(label, context, exc) from None
 
@@ -200,8 +194,6 @@ class GenesysClient:
         max_tries = self.settings.max_retries + 1 if tries is None else max(1, tries)
 
         def log_retry(details: Mapping[str, Any]) -> None:
-            with self._lock:
-                self.retries += 1
             LOGGER.warning(
                 "Retrying %s%s in %.1f s (try %d of %d): %s",
                 label,
@@ -258,8 +250,6 @@ class GenesysClient:
         # The token is taken after the limiter's wait: a long wait could outlive it.
         self.limiter.acquire()
         token = self.auth.bearer()
-        with self._lock:
-            self.requests_sent += 1
         response = self.session.request(
             method,
             f"{self.settings.api_url}{path}",

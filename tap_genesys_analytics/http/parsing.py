@@ -20,7 +20,6 @@ second ijson pass for each scalar.
 from __future__ import annotations
 
 import decimal
-import io
 import json
 import re
 import zlib
@@ -285,12 +284,3 @@ def _loads(data: bytes) -> dict[str, Any]:
 
 def _scalars_of(envelope: dict[str, Any], keys: tuple[str, ...]) -> dict[str, Any]:
     return {k: envelope[k] for k in keys if k in envelope}
-
-
-def parse_bytes(
-    body: bytes, array_key: str, scalar_keys: Iterable[str] = (), *, full: bool = False
-) -> tuple[PageParser, list[dict[str, Any]]]:
-    """Parse a whole body at once (tests, small responses): the parser and the records."""
-    parser = PageParser(array_key, scalar_keys, full=full)
-    records = list(parser.records(io.BytesIO(body)))
-    return parser, records

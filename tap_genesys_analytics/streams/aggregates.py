@@ -6,13 +6,15 @@ import datetime as dt
 from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any, ClassVar
 
+from tap_genesys_analytics.config.aggregates import AggregateQuery
 from tap_genesys_analytics.genesys.aggregates import (
     AGGREGATES_PATH,
     MAX_BUCKETS,
     MAX_WINDOW_DAYS,
-    AggregateQuery,
     flatten,
     plan_windows,
+    query_body,
+    window_days,
 )
 from tap_genesys_analytics.streams.base import GenesysStream
 from tap_genesys_analytics.windows import iso, parse_iso
@@ -67,7 +69,7 @@ class ConversationAggregatesStream(GenesysStream):
             self.name,
             query.name,
             len(windows),
-            query.window_days,
+            window_days(query),
             MAX_WINDOW_DAYS,
             MAX_BUCKETS,
         )
@@ -76,7 +78,7 @@ class ConversationAggregatesStream(GenesysStream):
             _, data = client.call(
                 "POST",
                 AGGREGATES_PATH,
-                body=query.body(window),
+                body=query_body(query, window),
                 context=f"{self.name} {query.name} {window.interval}",
             )
             for row in flatten(query.name, data.get("results") or ()):

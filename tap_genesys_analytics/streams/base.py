@@ -7,11 +7,9 @@ from collections.abc import Callable, Iterable, Iterator
 from importlib import resources
 from typing import TYPE_CHECKING, Any, ClassVar, TypeVar
 
-from singer_sdk import Stream
-from singer_sdk.helpers._util import utc_now
 from singer_sdk.helpers.conform import TypeConformanceLevel
-from singer_sdk.mapper import SameRecordTransform
-from singer_sdk.singerlib import RecordMessage
+
+from tap_genesys_analytics.streams.sdk import AdaptedStream
 
 if TYPE_CHECKING:
     from singer_sdk.helpers.types import Context
@@ -26,10 +24,9 @@ def load_schema(name: str) -> dict[str, Any]:
     return schema
 
 
-class GenesysStream(Stream):
+class GenesysStream(AdaptedStream):
     """Base for every stream: schema from the package, settings and client from the tap."""
 
-    schema_name: ClassVar[str] = ""
     #: Records are emitted as parsed from the API (JSON in, JSON out); the schemas are complete,
     #: so per-record conformance would only cost time (see README, implementation notes).
     TYPE_CONFORMANCE_LEVEL = TypeConformanceLevel.NONE
@@ -39,50 +36,8 @@ class GenesysStream(Stream):
     selected_by_default = False
 
     def __init__(self, tap: TapGenesysAnalytics) -> None:
-        super().__init__(tap, schema=load_schema(self.schema_name or self.name))
+        super().__init__(tap, schema=load_schema(self.name))
         self.genesys_tap = tap
-
-    def _write_record_message(self, record: dict[str, Any]) -> None:
-        """Write a RECORD straight to the writer when the SDK's own steps would not change it.
-
-        For each record the SDK prunes deselected properties, conforms types and runs the
-        stream maps. With every property selected, conformance off and no map or flattening,
-        all three return the record unchanged, and skipping them halves the per-record cost
-        outside parsing (README, implementation notes). Anything else takes the SDK's path.
-        """
-        if not self._plain_records():
-            super()._write_record_message(record)
-            return
-        self._tap.write_message(
-            RecordMessage(
-                stream=self.name,
-                record=record,
-                version=self._stream_version,
-                time_extracted=utc_now(),
-            )
-        )
-        self.state_manager.is_flushed = False
-
-    def _plain_records(self) -> bool:
-        """Whether records go out exactly as parsed (decided once: catalog and maps are fixed)."""
-        plain: bool | None = getattr(self, "_plain", None)
-        if plain is None:
-            maps = self.stream_maps
-            plain = (
-                self.TYPE_CONFORMANCE_LEVEL == TypeConformanceLevel.NONE
-                and len(maps) == 1
-                and type(maps[0]) is SameRecordTransform
-                and not maps[0].flattening_enabled
-                and maps[0].stream_alias == self.name
-                and all(self.mask.values())
-            )
-            self._plain = plain
-        return plain
-
-    def save_state(self) -> None:
-        """Write a STATE message now: called by the runner after every page."""
-        self.state_manager.is_flushed = False
-        self._write_state_message()
 
     def generate_child_contexts(
         self, record: dict[str, Any], context: Context | None
@@ -127,12 +82,12 @@ class ChildStream(GenesysStream):
     def start(self) -> None:
         """Write the SCHEMA before the first row."""
         self.emitted = 0
-        self._write_schema_message()
+        self.write_schema()
 
     def emit_rows(self, parent: dict[str, Any]) -> None:
         """Write this table's rows for one parent record."""
         for row in type(self).rows(parent):
-            self._write_record_message(row)
+            self.write_record(row)
             self.emitted += 1
 
     def finish(self) -> None:
