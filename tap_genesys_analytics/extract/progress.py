@@ -17,6 +17,9 @@ class Limiter(Protocol):
     """What a progress line tells of the shared rate limiter."""
 
     per_minute: int
+    #: Requests made and seconds spent waiting for the budget, so far.
+    total: int
+    waited: float
 
     def used_last_minute(self) -> int:
         """Requests made in the last 60 s."""
@@ -90,7 +93,7 @@ class Progress:
         eta = elapsed / done * remaining if done else float("nan")
         LOGGER.info(
             "%s %s: chunk %d of %d, %d records, %.0f records/s, %d of %d requests used in the "
-            "last minute, ETA %s",
+            "last minute (%d in all, %.0f s waited for the budget), ETA %s",
             self.label,
             what,
             self.chunk_no,
@@ -99,5 +102,7 @@ class Progress:
             emitted / elapsed,
             self.limiter.used_last_minute(),
             self.limiter.per_minute,
+            self.limiter.total,
+            self.limiter.waited,
             "unknown" if eta != eta else f"{eta:.0f} s",  # noqa: PLR0124 - NaN check
         )

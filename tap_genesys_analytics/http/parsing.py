@@ -66,6 +66,8 @@ def new_inflater(wbits: int) -> Inflater:
 
 #: The backend every benchmark figure assumes; the others are 15-25x slower.
 FAST_BACKEND = "yajl2_c"
+#: ijson's backend in this process (its C one unless ijson was built without it).
+BACKEND: str = ijson.backend
 EDGE_BYTES = 64 * 1024
 #: Bytes ijson asks for at a time (its own default); larger buffers measured no faster.
 READ_SIZE = 64 * 1024
