@@ -23,6 +23,7 @@ from tap_genesys_analytics.extract.runner import ChunkRunner
 from tap_genesys_analytics.extract.spec import ExtractSpec
 from tap_genesys_analytics.genesys import users
 from tap_genesys_analytics.http.client import Page
+from tap_genesys_analytics.http.ratelimit import RateLimiter
 from tap_genesys_analytics.windows import DateWindow, iso, plan_grid
 from tests.selection import catalog_selecting
 from tests.support import CLIENT_ID, CLIENT_SECRET, ROOT, TAP, TapRun, day, run_tap, sim_config
@@ -161,16 +162,9 @@ def test_cell_keys_key_a_cut_window_by_its_whole_cell() -> None:
 
 
 @dataclasses.dataclass
-class _Limiter:
-    per_minute: int = 1
-
-    def used_last_minute(self) -> int:
-        return 0
-
-
-@dataclasses.dataclass
 class _Client:
-    limiter: _Limiter = dataclasses.field(default_factory=_Limiter)
+    #: The real limiter: progress lines read its figures.
+    limiter: RateLimiter = dataclasses.field(default_factory=lambda: RateLimiter(6000))
 
 
 class FakeJobs:
