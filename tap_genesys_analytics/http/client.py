@@ -32,12 +32,11 @@ from tap_genesys_analytics.errors import (
 )
 from tap_genesys_analytics.http.auth import GenesysAuthenticator
 from tap_genesys_analytics.http.parsing import (
-    BACKEND,
-    FAST_BACKEND,
     BadPageError,
     BodyReader,
     EnvelopeError,
     PageParser,
+    warn_if_slow_backend,
 )
 from tap_genesys_analytics.http.ratelimit import RateLimiter, retry_waits
 
@@ -90,13 +89,7 @@ class GenesysClient:
             timeout=self.timeout,
         )
         self._full_parse = False
-        if BACKEND != FAST_BACKEND:
-            LOGGER.warning(
-                "ijson runs on its %s backend, not %s: pages parse 15-25x slower; reinstall "
-                "ijson from a wheel for this platform",
-                BACKEND,
-                FAST_BACKEND,
-            )
+        warn_if_slow_backend()
 
     # -- public calls ------------------------------------------------------------------------
 
