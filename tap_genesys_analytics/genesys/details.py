@@ -11,11 +11,11 @@ from typing import Any
 
 from tap_genesys_analytics.config.settings import Settings
 from tap_genesys_analytics.errors import FatalAPIError, GenesysError
+from tap_genesys_analytics.genesys.by_id import ConversationsById
 from tap_genesys_analytics.http.client import GenesysClient, Page
 from tap_genesys_analytics.windows import DateWindow, split_for_limit
 
 QUERY_PATH = "/api/v2/analytics/conversations/details/query"
-BY_ID_PATH = "/api/v2/analytics/conversations/details"
 MAX_RESULTS = 100_000
 
 
@@ -29,6 +29,7 @@ class DetailsQuery:
     def __init__(self, client: GenesysClient, settings: Settings) -> None:
         self.client = client
         self.settings = settings
+        self.by_id = ConversationsById(client)
 
     @property
     def max_days(self) -> int:
@@ -78,10 +79,6 @@ class DetailsQuery:
                     window, page_size=self.settings.query_page_size, page_number=page_number
                 ),
                 context=f"query {window.interval} page {page_number}",
-                first=page_number == 1,
-                # The page after the last one has no ``conversations`` (the API omits empty
-                # arrays) but still its ``totalHits``: that is the end, not a broken page.
-                end_scalar="totalHits",
             )
         except FatalAPIError as exc:
             if exc.status == 400 and "pagination may not exceed" in str(exc).lower():
@@ -91,16 +88,7 @@ class DetailsQuery:
     def by_ids(self, ids: list[str]) -> Iterator[dict[str, Any]]:
         """The current version of each conversation in ``ids`` (absent ones are left out).
 
-        ``GET /api/v2/analytics/conversations/details?id=a,b``: like the query, it serves
-        conversations without participant ``attributes``.
+        Through :class:`ConversationsById`: batches of ids, halved when refused, then one id
+        at a time, so one purged conversation never stops a run.
         """
-        page = Page()
-        yield from self.client.stream(
-            "GET",
-            BY_ID_PATH,
-            array_key="conversations",
-            scalar_keys=(),
-            page=page,
-            params={"id": ",".join(ids)},
-            context=f"{len(ids)} open conversation(s) by id",
-        )
+        yield from self.by_id.fetch(ids)
