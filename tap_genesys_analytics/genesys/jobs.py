@@ -137,7 +137,6 @@ class JobsAPI:
                 page=page,
                 params=params,
                 context=context,
-                first=not cursor,
             )
         except FatalAPIError as exc:
             if exc.status == 400 and not cursor:

@@ -6,7 +6,6 @@ and the token are shared by all streams and worker threads.
 
 from __future__ import annotations
 
-import dataclasses
 import http.client
 import logging
 import zlib
@@ -30,14 +29,9 @@ from tap_genesys_analytics.errors import (
     parse_error_body,
     retry_after_seconds,
 )
-from tap_genesys_analytics.http.auth import GenesysAuthenticator
-from tap_genesys_analytics.http.parsing import (
-    BadPageError,
-    BodyReader,
-    EnvelopeError,
-    PageParser,
-    warn_if_slow_backend,
-)
+from tap_genesys_analytics.http.auth import GenesysAuthenticator, Refusal
+from tap_genesys_analytics.http.pages import Page, PageReading
+from tap_genesys_analytics.http.parsing import BadPageError, warn_if_slow_backend
 from tap_genesys_analytics.http.ratelimit import RateLimiter, retry_waits
 
 LOGGER = logging.getLogger("tap-genesys-analytics")
@@ -57,14 +51,6 @@ TRANSIENT = (
     urllib3.exceptions.HTTPError,
     zlib.error,
 )
-
-
-@dataclasses.dataclass
-class Page:
-    """One parsed page: the top-level scalars, filled in once its records were consumed."""
-
-    scalars: dict[str, Any] = dataclasses.field(default_factory=dict)
-    records: int = 0
 
 
 class GenesysClient:
@@ -88,7 +74,7 @@ class GenesysClient:
             session=self.session,
             timeout=self.timeout,
         )
-        self._full_parse = False
+        self.pages = PageReading()
         warn_if_slow_backend()
 
     # -- public calls ------------------------------------------------------------------------
@@ -153,42 +139,26 @@ class GenesysClient:
         body: Mapping[str, Any] | None = None,
         params: Mapping[str, Any] | None = None,
         context: str = "",
-        first: bool = True,
-        end_scalar: str | None = None,
     ) -> Iterator[dict[str, Any]]:
         """Yield a page's records as they are parsed from the socket, retrying the page.
 
         A try that fails half-way (cut-off body, garbled JSON, reset connection) is repeated
         from the start of the page, so records may be yielded twice: callers drop repeats by
         key. ``page.scalars`` is filled from the try that succeeded. A page without its records
-        array is accepted only as the ``first`` page (an empty result: Genesys omits empty
-        arrays), or when it carries ``end_scalar`` (the query's ``totalHits``: a page past the
-        last one); anywhere else it is not what we asked for and is retried, so it can never
-        end a chunk early.
+        array is an empty page only when it is the envelope alone (:class:`PageReading`).
         """
         label = f"{method} {path}"
         try:
             for attempt in self._attempts(label, context):
                 with attempt:
-                    parser = PageParser(array_key, scalar_keys, full=self._full_parse)
                     response = self._send(method, path, body=body, params=params, stream=True)
                     try:
                         self._check(method, path, response, context)
-                        yield from self._parse(response, parser)
-                    except EnvelopeError as exc:
-                        LOGGER.info("%s: %s; parsing pages in full from now on", label, exc)
-                        self._full_parse = True
-                        raise RetriableError(str(exc), retry_after=0.0) from None
+                        yield from self.pages.records(
+                            label, response, array_key=array_key, scalar_keys=scalar_keys, page=page
+                        )
                     finally:
                         response.close()
-                    ended = end_scalar is not None and parser.has_scalar(end_scalar)
-                    if not parser.has_array and not first and not ended:
-                        msg = f"{label}: the page has no {array_key!r} array"
-                        raise RetriableError(msg)
-                    page.scalars = {
-                        k: parser.scalar(k) for k in scalar_keys if parser.has_scalar(k)
-                    }
-                    page.records = parser.count
         except TRANSIENT as exc:
             raise self._exhausted(label, context, exc) from None
 
@@ -287,35 +257,25 @@ class GenesysClient:
         )
         if status == 401:
             token = str(response.request.headers.get("Authorization", ""))[len("Bearer ") :]
-            if not self.auth.invalidate(token):
-                # A token the API never accepted: another token from the same login is refused
-                # the same way (wrong region, a client without a role), so no try can fix it.
+            refusal = self.auth.invalidate(token)
+            if refusal is Refusal.FINAL:
+                # No token of this login was ever accepted: another from the same login is
+                # refused the same way (wrong region, a client without a role).
                 raise AuthError(
                     f"{line} (A fresh token from {self.settings.token_url} was refused at once "
                     f"by {self.settings.api_url}: both must be the organisation's region.)",
                     status=status,
                     code=body.get("code"),
                 )
-            # An old token expired or was revoked: it is forgotten, so one more try renews it.
-            raise RetriableError(line, retry_after=0.0)
+            # The token is forgotten, so the next try renews it: at once after an expiry or a
+            # revocation, after the usual backoff when a just-renewed token was refused too.
+            raise RetriableError(line, retry_after=0.0 if refusal is Refusal.EXPIRED else None)
         if decision is Decision.RETRY:
             retry_after = retry_after_seconds(response.headers)
             if status == 429:
                 self.limiter.pause(retry_after if retry_after is not None else 3.0)
             raise RetriableError(line, retry_after=retry_after)
         raise FatalAPIError(line, status=status, code=body.get("code"))
-
-    @staticmethod
-    def _parse(response: requests.Response, parser: PageParser) -> Iterator[dict[str, Any]]:
-        """The page's records, pulled by ijson from the socket (gzip inflated on the way)."""
-        raw = response.raw
-        gzipped = response.headers.get("Content-Encoding", "").lower() == "gzip"
-
-        def raw_read(size: int) -> bytes:
-            data: bytes = raw.read(size, decode_content=False)
-            return data
-
-        yield from parser.records(BodyReader(raw_read, gzipped=gzipped))
 
 
 def _short(exc: BaseException) -> str:

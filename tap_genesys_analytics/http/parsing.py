@@ -87,6 +87,8 @@ EDGE_BYTES = 64 * 1024
 #: Bytes ijson asks for at a time (its own default); larger buffers measured no faster.
 READ_SIZE = 64 * 1024
 _NESTING = re.compile(rb"[\[\]{}]")
+#: Fields of Genesys's ``ErrorBody``: a page carrying one is an error, not an empty page.
+ERROR_BODY_KEYS = frozenset({"message", "code", "status", "contextId", "errors"})
 
 
 class BadPageError(ValueError):
@@ -180,6 +182,8 @@ class PageParser:
         self._tail = b""
         self._at_end = False
         self._scalars: dict[str, Any] = {}
+        #: The top-level keys of a body small enough to be read whole (``None`` otherwise).
+        self._keys: frozenset[str] | None = None
         #: Whether the page had its records array at all (an empty one counts).
         self.has_array = False
         #: Whether the whole body was read and its scalars are known.
@@ -206,6 +210,12 @@ class PageParser:
             raise self._bad(exc) from None
         if self.full:
             self._scalars = {k: s[0] for k, s in self._scalar_sinks.items() if s}
+            self.has_array = self.count > 0 or self._opening() is not None
+            if self.bytes <= EDGE_BYTES:
+                self._keys = frozenset(_loads(self._head))
+        elif not self.scalar_keys and self.bytes > EDGE_BYTES:
+            # No scalar asked for (the by-id endpoint): nothing to rebuild from the edges, and
+            # no reason to suspect the page or parse later ones in full.
             self.has_array = self.count > 0 or self._opening() is not None
         else:
             self._scalars = self._read_envelope()
@@ -248,9 +258,23 @@ class PageParser:
         """Whether the page carried ``key`` at the top level."""
         return key in self._scalars
 
+    def is_envelope(self) -> bool:
+        """Whether a page without its records array is still the page asked for: an empty one.
+
+        Genesys omits empty arrays, so the last page of a job (even one reached by a cursor)
+        or the query's page past the end can be the envelope alone, such as
+        ``{"dataAvailabilityDate": ...}``. That is a JSON object holding at least one of the
+        expected scalars (or nothing, when none is expected) and no field of an error body;
+        anything else (HTML from a proxy, ``{"message": ...}``) is a bad page.
+        """
+        if self._keys is None or self._keys & ERROR_BODY_KEYS:
+            return False
+        return not self.scalar_keys or any(k in self._keys for k in self.scalar_keys)
+
     def _read_envelope(self) -> dict[str, Any]:
         if self.bytes <= EDGE_BYTES:  # the whole body is in the head: parse it outright
             whole = _loads(self._head)
+            self._keys = frozenset(whole)
             self.has_array = isinstance(whole.get(self.array_key), list)
             return _scalars_of(whole, self.scalar_keys)
         head = self._head

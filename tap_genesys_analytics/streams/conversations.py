@@ -51,11 +51,12 @@ class ConversationDetailsStream(GenesysStream):
         records = runner.run(settings.start_date, end, availability=availability, query=query)
         yield from self.with_children(records)
         self.logger.info(
-            "%s: %d records emitted, %d repeats dropped; %s",
+            "%s: %d records emitted, %d repeats dropped; %s; %s so far",
             self.name,
             runner.emitted,
             runner.dedup.dropped,
             runner.counters.summary(),
+            client.pages.summary(),
         )
 
     def _job_body(self, window: DateWindow, start_of_day: bool) -> dict[str, Any]:

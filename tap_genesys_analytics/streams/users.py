@@ -62,11 +62,13 @@ class UserDetailsStream(GenesysStream):
         end = max(floor_day(end), start)
         yield from self.with_children(runner.run(start, end))
         self.logger.info(
-            "%s: %d records emitted, %d repeats dropped, %d users query requests for counts",
+            "%s: %d records emitted, %d repeats dropped, %d users query requests for counts; "
+            "%s so far",
             self.name,
             runner.emitted,
             runner.dedup.dropped,
             count.requests,
+            client.pages.summary(),
         )
 
 
