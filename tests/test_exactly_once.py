@@ -114,7 +114,7 @@ def test_a_query_page_past_the_last_ends_the_day(tmp_path: Path, make_sim) -> No
     assert sim.stats.requests["job_submit"] == 0, "the whole window is newer than the jobs"
     assert sim.stats.faults["approximate_total"] > 0
     assert run.returncode == 0, run.stderr[-3000:]
-    assert "has no 'conversations' array" not in run.stderr
+    assert "neither its 'conversations' array" not in run.stderr
     assert set(run.ids()) == truth(sim, "2024-01-22", "2024-01-25")
     assert len(run.ids()) == len(set(run.ids()))
 
