@@ -47,6 +47,31 @@ class Faults:
     #: Whether an interval ending exactly at 00:00:00.000Z "touches" the next day under
     #: start-of-day matching. Undocumented; on, the simulator takes the pessimistic reading.
     day_match_end_inclusive: bool = False
+    #: Genesys omits empty arrays, so a job's cursor may lead to a page that is the envelope
+    #: alone (``{"dataAvailabilityDate": ...}``): on, every job's last records page still
+    #: carries a cursor, to such an empty page (fault ``empty_page``).
+    empty_page_after_cursor: bool = False
+    #: Ids the by-id endpoint (``GET .../conversations/details?id=``) takes per request; the
+    #: real maximum is undocumented (fact sheet §1). More answer 400 (``by_id_too_many``).
+    by_id_max_ids: int = 100
+    #: The by-id endpoint answers 404 to a batch naming an id it does not serve (purged or
+    #: deleted) instead of leaving that id out (``by_id_unknown``).
+    by_id_unknown_404: bool = False
+    #: The longest request target (path and query) the API host takes; longer ones answer 414
+    #: (``url_too_long``). ``None``: no limit.
+    max_url_length: int | None = None
+    #: Refuse this many API requests with 401 although their token is valid, each the first
+    #: request made with a token issued after the first one: a just-renewed token refused once
+    #: (``transient_401``).
+    renewed_token_refusals: int = 0
+    #: The next token requests answer these statuses, one each, in order, before the login
+    #: issues tokens again (``login_error``); 429 and 503 carry ``Retry-After``.
+    login_errors: tuple[int, ...] = ()
+    #: The next analytics requests answer these statuses, one each, in order
+    #: (``scripted_error``); 429 and 503 carry ``Retry-After``.
+    api_errors: tuple[int, ...] = ()
+    #: Seconds named in ``Retry-After`` on the scripted 429 and 503 answers above.
+    retry_after_seconds: int = 1
 
     def replace(self, **changes: Any) -> Faults:
         """Return a copy with ``changes`` applied, rejecting unknown field names."""
@@ -54,12 +79,14 @@ class Faults:
         unknown = sorted(set(changes) - names)
         if unknown:
             raise ValueError(f"Unknown fault field(s): {', '.join(unknown)}")
-        if "error_statuses" in changes:
-            changes["error_statuses"] = tuple(int(s) for s in changes["error_statuses"])
+        for name in ("error_statuses", "login_errors", "api_errors"):
+            if name in changes:
+                changes[name] = tuple(int(s) for s in changes[name])
         return dataclasses.replace(self, **changes)
 
     def to_dict(self) -> dict[str, Any]:
         """Serialise for the ``/_sim/faults`` control endpoint."""
         data = dataclasses.asdict(self)
-        data["error_statuses"] = list(self.error_statuses)
+        for name in ("error_statuses", "login_errors", "api_errors"):
+            data[name] = list(getattr(self, name))
         return data
