@@ -52,8 +52,21 @@ class ConversationsById:
         return record
 
     def conversations_details(self, conversation_ids: list[str]) -> Json:
-        """Several conversations by id; unknown ids are left out."""
+        """Several conversations by id; unknown ids are left out, or answer 404 (a switch).
+
+        The API's maximum number of ids is undocumented (fact sheet §1): ``by_id_max_ids``.
+        """
         if not conversation_ids:
             raise ApiError(400, "At least one id is required.")
+        faults = self.core.faults
+        if len(conversation_ids) > faults.by_id_max_ids:
+            self.core.fault_fired("by_id_too_many")
+            msg = f"At most {faults.by_id_max_ids} conversation ids may be requested at once."
+            raise ApiError(400, msg, "bad.request")
         found = [r for r in map(self._visible_conversation, conversation_ids) if r is not None]
+        if faults.by_id_unknown_404 and len({r["conversationId"] for r in found}) < len(
+            set(conversation_ids)
+        ):
+            self.core.fault_fired("by_id_unknown")
+            raise ApiError(404, "One or more conversations were not found.", "not.found")
         return {"conversations": found} if found else {}

@@ -35,6 +35,12 @@ class Core:
         self._seen: deque[float] = deque()
         self._rng = random.Random(seed)
         self._fault_watchers: list[Callable[[Faults], None]] = []
+        #: Tokens issued after the first one and not used yet (``renewed_token_refusals``).
+        self._renewed_unused: set[str] = set()
+        self._issued = 0
+        #: How many scripted answers were given so far (``api_errors``, ``login_errors``, and
+        #: ``renewed_token_refusals``).
+        self._scripted: dict[str, int] = {}
 
     # ----------------------------------------------------------------- clock
     @property
@@ -80,8 +86,38 @@ class Core:
         with self.lock:
             return self._rng.random() < rate
 
+    def next_scripted(self, name: str, statuses: tuple[int, ...]) -> int | None:
+        """The next status of a scripted sequence (``api_errors``...), ``None`` once it is used."""
+        with self.lock:
+            done = self._scripted.get(name, 0)
+            if done >= len(statuses):
+                return None
+            self._scripted[name] = done + 1
+            return statuses[done]
+
+    def scripted_error(self, name: str, statuses: tuple[int, ...], fault: str) -> None:
+        """Raise the next scripted error of ``statuses``; 429 and 503 carry ``Retry-After``."""
+        status = self.next_scripted(name, statuses)
+        if status is None:
+            return
+        self.fault_fired(fault)
+        wait = str(self._faults.retry_after_seconds)
+        headers = {"Retry-After": wait} if status in {429, 503} else {}
+        message = ERROR_MESSAGES.get(status, "Injected failure.")
+        if status == 429:
+            message = f"Rate limit exceeded the maximum. Retry the request in [{wait}] seconds"
+        raise ApiError(status, message, headers=headers)
+
+    def check_url_length(self, target: str) -> None:
+        """Answer 414 to a request target (path and query) over ``max_url_length``."""
+        limit = self._faults.max_url_length
+        if limit is not None and len(target) > limit:
+            self.fault_fired("url_too_long")
+            raise ApiError(414, f"The request URL is longer than {limit} characters.")
+
     def maybe_inject_error(self) -> None:
-        """Fail an analytics call with one of ``error_statuses`` at ``error_rate``."""
+        """Fail an analytics call: the scripted ``api_errors`` first, then at ``error_rate``."""
+        self.scripted_error("api_errors", self._faults.api_errors, "scripted_error")
         faults = self._faults
         if not faults.error_statuses or not self.roll(faults.error_rate):
             return
@@ -193,6 +229,9 @@ class Core:
         """Accept ``token`` for ``ttl_seconds`` of wall time (OAuth issues it)."""
         with self.lock:
             self._tokens[token] = time.monotonic() + ttl_seconds
+            if self._issued:
+                self._renewed_unused.add(token)
+            self._issued += 1
 
     def issued_tokens(self) -> list[str]:
         """Every access token handed out so far (tests grep logs for them)."""
@@ -217,4 +256,14 @@ class Core:
             raise ApiError(401, "Invalid login credentials.")
         if time.monotonic() >= expiry:
             raise ApiError(401, "Authentication token has expired.")
+        with self.lock:
+            first_use = token in self._renewed_unused
+            self._renewed_unused.discard(token)
+        if first_use and self.next_scripted(
+            "renewed_token_refusals", (401,) * self._faults.renewed_token_refusals
+        ):
+            # A valid token refused once, on its first use: what a node that has not yet seen
+            # a just-issued token answers.
+            self.fault_fired("transient_401")
+            raise ApiError(401, "Invalid login credentials.")
         return token

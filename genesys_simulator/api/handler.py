@@ -143,6 +143,8 @@ class Handler(BaseHTTPRequestHandler):
         route, self.args = self.routes.match(method, path)
         core.count_request(route.name if route else "unknown")
         try:
+            if path.startswith("/api/v2/"):
+                core.check_url_length(self.path)
             if (route is None or route.guarded) and path.startswith("/api/v2/"):
                 self.bearer = core.check_bearer(self.headers.get("Authorization"))
                 core.admit_api_request(self.bearer)

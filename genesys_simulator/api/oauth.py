@@ -29,7 +29,11 @@ class OAuth:
         routes.add("POST", r"/oauth/token", "token", self._token_route, guarded=False)
 
     def issue_token(self, authorization: str | None, form: dict[str, list[str]]) -> Json:
-        """Client-credentials grant: check Basic credentials and mint a bearer token."""
+        """Client-credentials grant: check Basic credentials and mint a bearer token.
+
+        The scripted ``login_errors`` come first: a login host over its limit or down.
+        """
+        self.core.scripted_error("login_errors", self.core.faults.login_errors, "login_error")
         ok = False
         if authorization and authorization.lower().startswith("basic "):
             try:

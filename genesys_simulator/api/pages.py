@@ -188,7 +188,13 @@ class ResultPages:
         ):
             self.core.fault_fired("truncated")
         out: Json = {sel.records_key: records} if records else {}
-        if more:
+        if cursor is not None and not records:
+            self.core.fault_fired("empty_page")
+        if not more and records and self.core.faults.empty_page_after_cursor:
+            # The API omits empty arrays: a cursor may lead to a page that is the envelope alone.
+            step = -1 if sel.descending else 1
+            out["cursor"] = self._encode_cursor(job, indices[-1] + step, 0, emitted)
+        elif more:
             step = -1 if sel.descending else 1
             k = min(repeat, len(new_indices), page_size - 1) if repeat > 0 else 0
             if k > 0:
