@@ -119,8 +119,9 @@ def test_a_users_job_cursor_to_an_envelope_only_page_ends_the_job(tmp_path: Path
 def test_a_page_with_an_error_body_instead_of_its_envelope_is_still_bad(
     tmp_path: Path, make_sim
 ) -> None:
-    # The simulator's bad_json fault alternates HTML with {"message": ..., "dataAvailabilityDate"}:
-    # no records array and an error body, so it is retried, never taken for the last page.
+    """The simulator's bad_json fault alternates HTML with ``{"message": ..., "dataAvailability
+    Date"}``: no records array and an error body, so it is retried, never taken for the last
+    page. (On 86a853e the run survives too; only the log line differs.)"""
     sim = make_sim(conversations=600, bad_json_rate=0.3)
     run = run_tap(tmp_path, sim_config(sim, page_size=50, max_retries=12))
     assert fired(sim, "bad_json") >= 2, "both kinds of bad body were served"
@@ -149,7 +150,8 @@ def test_purged_ids_are_skipped_in_one_line_and_forgotten(tmp_path: Path, make_s
 
 
 def test_ids_no_longer_served_are_left_out_and_forgotten(tmp_path: Path, make_sim) -> None:
-    # The API's other way: the batch answers 200 without the ids it no longer serves.
+    """The API's other way: the batch answers 200 without the ids it no longer serves (passed
+    on 86a853e already: a test for behaviour that had none)."""
     sim = make_sim(conversations=600)
     known = ended_ids(sim, 10)
     purged = purged_ids(3)
@@ -251,6 +253,7 @@ def test_a_renewed_token_refused_once_is_renewed_again(tmp_path: Path, make_sim)
 def test_renewed_tokens_refused_for_good_stop_within_the_retry_budget(
     tmp_path: Path, make_sim
 ) -> None:
+    """Fails on 86a853e, which stopped at the first refusal of a renewed token."""
     sim = make_sim(conversations=1500, renewed_token_refusals=1000)
     config = sim_config(sim, page_size=100, max_jobs_in_flight=1, max_retries=3)
     revoked: list[int] = []
@@ -290,6 +293,7 @@ def test_login_host_429_and_5xx_are_retried_after_their_retry_after(
 
 
 def test_api_503_with_retry_after_waits_that_long(tmp_path: Path, make_sim) -> None:
+    """Passed on 86a853e already: a test for behaviour that had none."""
     sim = make_sim(conversations=100, api_errors=(503,), retry_after_seconds=2)
     run = run_tap(tmp_path, sim_config(sim, max_retries=2))
     assert fired(sim, "scripted_error") == 1, "one analytics request answered 503"

@@ -989,3 +989,78 @@ def test_conversation_details_by_id(sim: Simulator, api: requests.Session, ds: D
     sim.now = datetime(2024, 1, 2, tzinfo=UTC)
     future = api.get(f"{sim.url}/api/v2/analytics/conversations/{ids[2]}/details", timeout=10)
     assert_error_body(future, 404)
+
+
+# -- switches for what a real organisation serves ------------------------------------------------
+
+BY_IDS = "/api/v2/analytics/conversations/details"
+
+
+def test_fault_empty_page_after_cursor(sim: Simulator, api: requests.Session) -> None:
+    job_id = submit(api, sim, {"interval": "2024-01-05T00:00:00.000Z/2024-01-05T02:00:00.000Z"})
+    wait_done(api, sim, job_id)
+    sim.set_faults(empty_page_after_cursor=True)
+    url = f"{sim.url}{JOBS}/{job_id}/results"
+    pages = [api.get(url, params={"pageSize": 1000}, timeout=10).json()]
+    while "cursor" in pages[-1]:
+        pages.append(api.get(url, params={"cursor": pages[-1]["cursor"]}, timeout=10).json())
+    assert sim.stats.faults["empty_page"] == 1
+    assert len(pages) == 2
+    assert pages[0]["conversations"]
+    assert set(pages[1]) == {"dataAvailabilityDate"}, "the last page is the envelope alone"
+
+
+def test_fault_by_id_cap_and_unknown_ids(sim: Simulator, api: requests.Session) -> None:
+    ids = list(sim.dataset.truth_ids(START, START + timedelta(days=1), now=sim.now))[:5]
+    sim.set_faults(by_id_max_ids=4)
+    too_many = api.get(sim.url + BY_IDS, params={"id": ",".join(ids)}, timeout=10)
+    assert sim.stats.faults["by_id_too_many"] == 1
+    assert too_many.status_code == 400
+    purged = "00000000-0000-4000-8000-000000000000"
+    left_out = api.get(sim.url + BY_IDS, params={"id": f"{ids[0]},{purged}"}, timeout=10)
+    assert left_out.status_code == 200
+    assert [c["conversationId"] for c in left_out.json()["conversations"]] == ids[:1]
+    sim.set_faults(by_id_unknown_404=True)
+    refused = api.get(sim.url + BY_IDS, params={"id": f"{ids[0]},{purged}"}, timeout=10)
+    assert sim.stats.faults["by_id_unknown"] == 1
+    assert refused.status_code == 404
+    one = api.get(f"{sim.url}/api/v2/analytics/conversations/{purged}/details", timeout=10)
+    assert one.status_code == 404
+
+
+def test_fault_url_too_long(sim: Simulator, api: requests.Session) -> None:
+    ids = list(sim.dataset.truth_ids(START, START + timedelta(days=1), now=sim.now))[:30]
+    sim.set_faults(max_url_length=600)
+    long = api.get(sim.url + BY_IDS, params={"id": ",".join(ids)}, timeout=10)
+    assert sim.stats.faults["url_too_long"] == 1
+    assert long.status_code == 414
+    assert api.get(sim.url + BY_IDS, params={"id": ",".join(ids[:5])}, timeout=10).ok
+
+
+def test_fault_renewed_token_refused_once(sim: Simulator) -> None:
+    token(sim)  # a token issued before: the next one is a renewal
+    sim.set_faults(renewed_token_refusals=1)
+    headers = {"Authorization": f"Bearer {token(sim)}"}
+    url = sim.url + "/api/v2/analytics/conversations/details/jobs/availability"
+    assert requests.get(url, headers=headers, timeout=10).status_code == 401
+    assert sim.stats.faults["transient_401"] == 1
+    assert requests.get(url, headers=headers, timeout=10).status_code == 200, "still valid"
+    again = {"Authorization": f"Bearer {token(sim)}"}
+    assert requests.get(url, headers=again, timeout=10).status_code == 200, "refused once only"
+
+
+def test_fault_scripted_login_and_api_errors(sim: Simulator, api: requests.Session) -> None:
+    sim.set_faults(login_errors=(429, 500), api_errors=(503,), retry_after_seconds=7)
+    login = sim.url + "/oauth/token"
+    form = {"grant_type": "client_credentials"}
+    first = requests.post(login, auth=("sim-client", "sim-secret"), data=form, timeout=10)
+    second = requests.post(login, auth=("sim-client", "sim-secret"), data=form, timeout=10)
+    assert sim.stats.faults["login_error"] == 2
+    assert (first.status_code, first.headers.get("Retry-After")) == (429, "7")
+    assert (second.status_code, second.headers.get("Retry-After")) == (500, None)
+    assert token(sim)
+    url = sim.url + "/api/v2/analytics/conversations/details/jobs/availability"
+    refused = api.get(url, timeout=10)
+    assert sim.stats.faults["scripted_error"] == 1
+    assert (refused.status_code, refused.headers.get("Retry-After")) == (503, "7")
+    assert api.get(url, timeout=10).status_code == 200

@@ -75,6 +75,9 @@ class Core:
             if self._faults.rate_limit_per_minute != previous.rate_limit_per_minute:
                 self._accepted.clear()  # a new limit starts with a fresh window
                 self._accepted_by_token.clear()
+            for name in ("api_errors", "login_errors", "renewed_token_refusals"):
+                if getattr(self._faults, name) != getattr(previous, name):
+                    self._scripted.pop(name, None)  # a new script starts from its beginning
             for watcher in self._fault_watchers:
                 watcher(self._faults)
             return self._faults
