@@ -119,9 +119,9 @@ def test_a_users_job_cursor_to_an_envelope_only_page_ends_the_job(tmp_path: Path
 def test_a_page_with_an_error_body_instead_of_its_envelope_is_still_bad(
     tmp_path: Path, make_sim
 ) -> None:
-    """The simulator's bad_json fault alternates HTML with ``{"message": ..., "dataAvailability
-    Date"}``: no records array and an error body, so it is retried, never taken for the last
-    page. (On 86a853e the run survives too; only the log line differs.)"""
+    """The bad_json fault alternates HTML with an error body that has ``dataAvailabilityDate``
+    but no records array: retried, never taken for the last page. (On 86a853e the run survives
+    too; only the log line differs.)"""
     sim = make_sim(conversations=600, bad_json_rate=0.3)
     run = run_tap(tmp_path, sim_config(sim, page_size=50, max_retries=12))
     assert fired(sim, "bad_json") >= 2, "both kinds of bad body were served"
