@@ -1,10 +1,10 @@
 {#- Sums and counts of metric emissions, one pair per t-metric; n-metrics are summed (the API
     reports an n-metric's total as its count). Used inside a GROUP BY over int_genesys__metric_facts. -#}
 {% macro metric_count(name) -%}
-  sum(case when metric_name = '{{ name }}' then 1 else 0 end)
+  cast(sum(case when metric_name = '{{ name }}' then 1 else 0 end) as {{ dbt.type_bigint() }})
 {%- endmacro %}
 {% macro metric_sum(name) -%}
-  sum(case when metric_name = '{{ name }}' then metric_value else 0 end)
+  cast(sum(case when metric_name = '{{ name }}' then metric_value else 0 end) as {{ dbt.type_bigint() }})
 {%- endmacro %}
 
 {% macro queue_metric_columns() -%}
@@ -35,15 +35,15 @@
 {% macro queue_kpi_columns() -%}
     answered - over_sla as sl_numerator,
     {{ genesys_analytics.sl_denominator() }} as sl_denominator,
-    {{ genesys_analytics.safe_ratio('t_handle_sum', 't_handle_count', '0.001') }} as aht_s,
-    {{ genesys_analytics.safe_ratio('t_answered_sum', 't_answered_count', '0.001') }} as asa_s,
+    {{ genesys_analytics.safe_ratio('t_handle_sum', 't_handle_count', divisor=1000) }} as aht_s,
+    {{ genesys_analytics.safe_ratio('t_answered_sum', 't_answered_count', divisor=1000) }} as asa_s,
     {{ genesys_analytics.safe_ratio('answered - over_sla', genesys_analytics.sl_denominator(), 100) }} as service_level_pct,
     {{ genesys_analytics.safe_ratio('abandoned', 'offered') }} as abandon_rate,
     {{ genesys_analytics.safe_ratio('answered', 'offered') }} as answer_rate,
     {{ genesys_analytics.safe_ratio('transferred', 'answered') }} as transfer_rate,
-    {{ genesys_analytics.safe_ratio('t_talk_sum', 't_talk_count', '0.001') }} as avg_talk_s,
-    {{ genesys_analytics.safe_ratio('t_held_sum', 't_held_count', '0.001') }} as avg_hold_s,
-    {{ genesys_analytics.safe_ratio('t_acw_sum', 't_acw_count', '0.001') }} as avg_acw_s
+    {{ genesys_analytics.safe_ratio('t_talk_sum', 't_talk_count', divisor=1000) }} as avg_talk_s,
+    {{ genesys_analytics.safe_ratio('t_held_sum', 't_held_count', divisor=1000) }} as avg_hold_s,
+    {{ genesys_analytics.safe_ratio('t_acw_sum', 't_acw_count', divisor=1000) }} as avg_acw_s
 {%- endmacro %}
 
 {% macro agent_metric_columns() -%}
@@ -65,14 +65,14 @@
     (Interacting + Communicating) over logged-in time (presence other than Offline). -#}
 {% macro status_columns() -%}
     {%- for status in ['INTERACTING', 'COMMUNICATING', 'IDLE', 'NOT_RESPONDING', 'OFF_QUEUE'] %}
-    coalesce(sum(case when status_type = 'routing' and status = '{{ status }}' then status_ms end), 0) / 1000.0 as {{ status | lower }}_s,
+    cast(coalesce(sum(case when status_type = 'routing' and status = '{{ status }}' then status_ms end), 0) as {{ dbt.type_float() }}) / 1000 as {{ status | lower }}_s,
     {%- endfor %}
-    coalesce(sum(case when status_type = 'presence' and status <> 'OFFLINE' then status_ms end), 0) / 1000.0 as logged_in_s,
-    coalesce(sum(case when status_type = 'presence' and status = 'ON_QUEUE' then status_ms end), 0) / 1000.0 as on_queue_s
+    cast(coalesce(sum(case when status_type = 'presence' and status <> 'OFFLINE' then status_ms end), 0) as {{ dbt.type_float() }}) / 1000 as logged_in_s,
+    cast(coalesce(sum(case when status_type = 'presence' and status = 'ON_QUEUE' then status_ms end), 0) as {{ dbt.type_float() }}) / 1000 as on_queue_s
 {%- endmacro %}
 
 {% macro agent_kpi_columns() -%}
-    {{ genesys_analytics.safe_ratio('t_handle_sum', 'handled', '0.001') }} as aht_s,
+    {{ genesys_analytics.safe_ratio('t_handle_sum', 'handled', divisor=1000) }} as aht_s,
     {{ genesys_analytics.safe_ratio('interacting_s', 'interacting_s + communicating_s + idle_s') }} as occupancy,
     {{ genesys_analytics.safe_ratio('interacting_s + communicating_s', 'logged_in_s') }} as utilisation
 {%- endmacro %}

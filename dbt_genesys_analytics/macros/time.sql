@@ -60,7 +60,8 @@
   generate_series({{ lo }}, {{ hi }}, interval '{{ step }}')
 {%- endmacro %}
 
-{#- A ratio that never truncates (Postgres integer division) and is null on a zero base. -#}
-{% macro safe_ratio(num, den, scale=1) -%}
-  cast({{ num }} as {{ dbt.type_numeric() }}) * {{ scale }} / nullif({{ den }}, 0)
+{#- A ratio that never truncates (Postgres integer division) and is null on a zero base, as a
+    float: `scale` multiplies the numerator, `divisor` divides the result (ms to seconds). -#}
+{% macro safe_ratio(num, den, scale=1, divisor=1) -%}
+  cast({{ num }} as {{ dbt.type_float() }}) * {{ scale }} / nullif({{ den }}, 0) / {{ divisor }}
 {%- endmacro %}
