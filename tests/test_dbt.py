@@ -167,6 +167,33 @@ def _truth(ds: Dataset, now: datetime) -> dict[str, Counter[str]]:
     return out
 
 
+QUEUE_TOTALS = (
+    "select queue_id, sum(offered), sum(answered), sum(abandoned), sum(short_abandoned),"
+    " sum(flowouts), sum(transferred), sum(over_sla), sum(t_handle_count),"
+    " sum(t_not_responding_count) from {}.genesys__queue_daily_metrics group by queue_id"
+)
+
+
+def _assert_marts_count_the_truth(rows: list[Any], truth: dict[str, Counter[str]]) -> None:
+    """Queue totals of the daily mart (QUEUE_TOTALS) equal the simulator's emissions."""
+    names = (
+        ("nOffered", 1),
+        ("tAnswered", 2),
+        ("tAbandon", 3),
+        ("tShortAbandon", 4),
+        ("tFlowOut", 5),
+        ("nTransferred", 6),
+        ("nOverSla", 7),
+        ("tHandle", 8),
+        ("tNotResponding", 9),
+    )
+    for name, column in names:
+        assert sum(truth[name].values()) > 0, f"the simulator emits {name}"
+        assert {r[0]: int(r[column]) for r in rows if r[column] and int(r[column])} == dict(
+            truth[name]
+        ), name
+
+
 # ----------------------------------------------------------------------------------- DuckDB
 
 
@@ -189,12 +216,7 @@ def test_duckdb_pipeline_builds_and_the_marts_count_what_the_simulator_emitted(
     truth = _truth(dataset, simulator.now)
     con = duckdb.connect(str(db), read_only=True)
     try:
-        rows = con.execute(
-            "select queue_id, sum(offered), sum(answered), sum(abandoned), sum(short_abandoned),"
-            " sum(flowouts), sum(transferred), sum(over_sla), sum(t_handle_count),"
-            " sum(t_not_responding_count)"
-            " from analytics.genesys__queue_daily_metrics group by queue_id"
-        ).fetchall()
+        rows = con.execute(QUEUE_TOTALS.format("analytics")).fetchall()
         conversations = con.execute(
             "select count(*), count(*) filter (where first_queue_id <> last_queue_id)"
             " from analytics.genesys__conversations"
@@ -206,20 +228,7 @@ def test_duckdb_pipeline_builds_and_the_marts_count_what_the_simulator_emitted(
     finally:
         con.close()
 
-    names = (
-        ("nOffered", 1),
-        ("tAnswered", 2),
-        ("tAbandon", 3),
-        ("tShortAbandon", 4),
-        ("tFlowOut", 5),
-        ("nTransferred", 6),
-        ("nOverSla", 7),
-        ("tHandle", 8),
-        ("tNotResponding", 9),
-    )
-    for name, column in names:
-        assert sum(truth[name].values()) > 0, f"the simulator emits {name}"
-        assert {r[0]: r[column] for r in rows if r[column]} == dict(truth[name]), name
+    _assert_marts_count_the_truth(rows, truth)
     assert conversations is not None
     assert conversations[0] == dataset.n
     assert conversations[1] > 0, "transfers to a second queue give first_queue_id <> last_queue_id"
@@ -331,7 +340,11 @@ def pg_schemas() -> Iterator[tuple[str, str]]:
 
 
 def test_postgres_marts_reconcile_with_the_aggregates_api_at_zero_tolerance_and_the_check_can_fail(
-    tools: None, simulator: Simulator, pg_schemas: tuple[str, str], tmp_path: Path
+    tools: None,
+    simulator: Simulator,
+    dataset: Dataset,
+    pg_schemas: tuple[str, str],
+    tmp_path: Path,
 ) -> None:
     raw, marts = pg_schemas
     env = _env(
@@ -348,6 +361,9 @@ def test_postgres_marts_reconcile_with_the_aggregates_api_at_zero_tolerance_and_
     )
     assert "Completed successfully" in log
 
+    _assert_marts_count_the_truth(
+        _pg(QUEUE_TOTALS.format(f'"{marts}"')), _truth(dataset, simulator.now)
+    )
     audit = f'"{marts}".genesys__reconciliation_queue'
     summary = (
         "select metric_name, sum(a_count), sum(d_count), count(*) filter (where has_api_row),"
