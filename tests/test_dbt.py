@@ -214,8 +214,17 @@ def test_duckdb_pipeline_builds_and_the_marts_count_what_the_simulator_emitted(
     assert "Completed successfully" in log
 
     truth = _truth(dataset, simulator.now)
+    emitted = sum(
+        len(session.get("metrics", []))
+        for i in range(dataset.n)
+        for participant in dataset.conversation(i, simulator.now).get("participants", [])
+        for session in participant["sessions"]
+    )
     con = duckdb.connect(str(db), read_only=True)
     try:
+        loaded = con.execute(
+            "select count(*) from tap_genesys_analytics.conversation_metrics"
+        ).fetchone()
         rows = con.execute(QUEUE_TOTALS.format("analytics")).fetchall()
         conversations = con.execute(
             "select count(*), count(*) filter (where first_queue_id <> last_queue_id)"
@@ -228,6 +237,9 @@ def test_duckdb_pipeline_builds_and_the_marts_count_what_the_simulator_emitted(
     finally:
         con.close()
 
+    # target-duckdb 0.8.0 drops a batch's first row when DuckDB's CSV sniffer takes it for a
+    # header: the marts can only count what the loader kept (meltano.yml's loader fix).
+    assert loaded == (emitted,), "the loader kept every metric row"
     _assert_marts_count_the_truth(rows, truth)
     assert conversations is not None
     assert conversations[0] == dataset.n
