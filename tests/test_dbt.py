@@ -112,6 +112,25 @@ def simulator(dataset: Dataset) -> Iterator[Simulator]:
         sim.stop()
 
 
+@pytest.fixture
+def lingering_simulator() -> Iterator[Simulator]:
+    """Every 100th conversation an e-mail thread open 8 days: open on night 1 though it started
+    before the incremental models' lookback, so only their open list can refresh it."""
+    ds = Dataset(
+        seed=SEED,
+        start=START,
+        days=DAYS,
+        conversations=CONVERSATIONS,
+        lingering_every=100,
+        lingering_days=8,
+    )
+    sim = Simulator(ds, port=0).start()
+    try:
+        yield sim
+    finally:
+        sim.stop()
+
+
 def _env(sim: Simulator, state: Path, end: datetime, streams: list[str], **extra: str) -> dict:
     return {
         **os.environ,
@@ -258,13 +277,14 @@ def _tables(db: Path, schema: str, names: tuple[str, ...]) -> dict[str, set[tupl
 
 
 def test_incremental_build_after_a_second_nightly_run_equals_a_full_refresh(
-    tools: None, simulator: Simulator, tmp_path: Path
+    tools: None, lingering_simulator: Simulator, tmp_path: Path
 ) -> None:
     """Night 1 sees some conversations still open; night 2 sees them end, and late corrections
     of conversations the tap re-reads (lookback_days). The incremental models then hold exactly
     what a full refresh builds, row for row."""
     db = tmp_path / "genesys.duckdb"
     state = tmp_path / "state"
+    simulator = lingering_simulator
     night1 = START + timedelta(days=10)
     simulator.now = night1 + timedelta(hours=2)
     env1 = _env(simulator, state, night1, STREAMS, TARGET_DUCKDB_FILEPATH=str(db))
@@ -272,6 +292,12 @@ def test_incremental_build_after_a_second_nightly_run_equals_a_full_refresh(
     first = _tables(db, "analytics", ("int_genesys__metric_facts", "genesys__conversations"))
     open_ids = {r[1] for r in first["genesys__conversations"] if r[5] is False}
     assert open_ids, "night 1 leaves conversations open"
+    lookback_start = night1 - timedelta(days=5)
+    assert any(
+        r[2] < lookback_start.replace(tzinfo=None)
+        for r in first["genesys__conversations"]
+        if r[1] in open_ids
+    ), "one of them started before the incremental lookback"
 
     simulator.now = START + timedelta(days=DAYS + 2)
     env2 = _env(
