@@ -67,6 +67,13 @@ METRICS = frozenset(
         "tIvr",
         "tFlow",
         "tAgentResponseTime",
+        "nOverSla",
+        "nOutbound",
+        "tShortAbandon",
+        "tFlowOut",
+        "tNotResponding",
+        "tDialing",
+        "tContacting",
     }
 )
 MAX_BUCKETS = 10_000

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+from .directory import SHORT_ABANDON_MS, TIMEOUT_WRAPUP, service_level_ms
 from .filters import conversation_matches
 from .pools import Pools
 from .timeutil import DAY_MS, UTC, iso, to_ms
@@ -282,9 +283,22 @@ class Dataset:
         intent = _INTENTS[rng.randrange(len(_INTENTS))]
         ids = [_uuid(rng) for _ in range(16)]
         edge = _uuid(rng)
+        # Queue outcomes beyond answer/abandon, drawn after every older draw so the facts
+        # above stay what they were for a seed.
+        flow_out = not outbound and not abandoned and rng.random() < 0.04
+        short_abandon = abandoned and rng.random() < 0.35
+        short_wait = rng.randrange(1_000, SHORT_ABANDON_MS)
+        not_responding = not outbound and not abandoned and not flow_out and rng.random() < 0.08
+        to_queue = transferred and not outbound and not abandoned and not flow_out
+        more_ids = [_uuid(rng) for _ in range(6)]
+        second_queue = pools.queues[(pools.queues.index(queue) + 1) % len(pools.queues)]
+        missed_agent = pools.users[(pools.users.index(agent) + 1) % len(pools.users)]
+        second_agent = pools.users[(pools.users.index(agent) + 2) % len(pools.users)]
 
         # ---- timeline
         t_ivr_end = start + int(dur * ivr_frac)
+        if short_abandon:
+            t_ivr_end = end - short_wait
         t_queue_end = t_ivr_end + int(dur * queue_frac)
         t_alert_end = t_queue_end + min(15_000, max(1_000, dur // 30))
         t_acw_start = end - int(dur * acw_frac)
@@ -352,6 +366,126 @@ class Dataset:
             if media == "voice" and seen(end)
             else None
         )
+
+        def acd_visit(
+            ids_: tuple[str, str], q: Json, span: tuple[int, int], answer: int, outcome: str
+        ) -> None:
+            """One queue visit: its offer and how it left the queue, on the acd session."""
+            (pid, sid), (entry, exit_) = ids_, span
+            mets = [metric("nOffered", 1, entry)]
+            if outcome == "answered":
+                mets.append(metric("tAcd", exit_ - entry, exit_))
+                if answer - entry > service_level_ms(q, media):
+                    mets.append(metric("nOverSla", 1, answer))
+            elif outcome == "abandoned":
+                mets.append(metric("tAbandon", exit_ - entry, exit_))
+                if exit_ - entry < SHORT_ABANDON_MS:
+                    mets.append(metric("tShortAbandon", exit_ - entry, exit_))
+            else:
+                mets.append(metric("tFlowOut", exit_ - entry, exit_))
+            participant(
+                {"participantId": pid, "participantName": q["name"], "purpose": "acd"},
+                [
+                    session(
+                        {
+                            "sessionId": sid,
+                            "mediaType": media,
+                            "direction": "inbound",
+                            "ani": ani if voice_like else customer_addr,
+                            "dnis": dnis if voice_like else q["name"],
+                            "addressFrom": customer_addr,
+                            "addressTo": q["id"],
+                            "provider": "Edge" if voice_like else "PureCloud Messaging",
+                            "peerId": ids[1],
+                            "usedRouting": "Standard",
+                            "requestedRoutings": ["Standard"],
+                            "selectedAgentId": agent["id"] if outcome == "answered" else None,
+                        },
+                        [
+                            seg(
+                                entry,
+                                exit_,
+                                "interact",
+                                queueId=q["id"],
+                                disconnectType="endpoint" if outcome == "abandoned" else "transfer",
+                                requestedLanguageId=None,
+                            )
+                        ],
+                        mets,
+                    )
+                ],
+            )
+
+        def handle_metrics(
+            *,
+            entry: int,
+            alert_start: int,
+            answer: int,
+            talk_end: int,
+            held_ms: int,
+            hold_end: int,
+            acw: int,
+            acw_end: int,
+            transfers: bool,
+        ) -> list[Json | None]:
+            """An answering agent's emissions: answer, talk, hold, transfer, wrap-up, handle."""
+            talk = talk_end - answer
+            if outbound:
+                mets = [
+                    metric("nOutbound", 1, start),
+                    metric("tDialing", 3_000, start + 3_000),
+                    metric("tContacting", answer - start - 3_000, answer),
+                ]
+                dial = answer - start
+            else:
+                mets = [
+                    metric("tAlert", answer - alert_start, answer),
+                    metric("tAnswered", answer - entry, answer),
+                ]
+                dial = 0
+            mets.append(metric("tTalk", talk - held_ms, talk_end))
+            mets.append(metric("tTalkComplete", talk - held_ms, talk_end))
+            if held_ms:
+                mets.append(metric("tHeld", held_ms, hold_end))
+                mets.append(metric("tHeldComplete", held_ms, hold_end))
+            if transfers:
+                mets.append(metric("nTransferred", 1, talk_end))
+            mets.append(metric("tAcw", acw, acw_end))
+            mets.append(metric("tHandle", dial + talk + acw, acw_end))
+            if media in ("chat", "message"):
+                mets.append(metric("tAgentResponseTime", 4_000 + dur % 30_000, talk_end))
+            return mets
+
+        def agent_visit(
+            pid: str, sid: str, user: Json, segments: list[Json | None], mets: list[Json | None]
+        ) -> None:
+            """One agent's participant and session (alerted, answering or not)."""
+            base: Json = {
+                "sessionId": sid,
+                "mediaType": media,
+                "direction": direction,
+                "ani": ani if voice_like else customer_addr,
+                "dnis": dnis if voice_like else queue["name"],
+                "addressFrom": customer_addr if not outbound else f"sip:{user['id']}@localhost",
+                "addressTo": f"sip:{user['id']}@localhost" if not outbound else ani,
+                "provider": "Edge" if voice_like else "PureCloud Messaging",
+                "peerId": ids[1],
+                "remote": "Customer",
+            }
+            if voice_like:
+                base["edgeId"] = edge
+                base["recording"] = True
+            if endpoint_stats:
+                base["mediaEndpointStats"] = endpoint_stats
+            participant(
+                {
+                    "participantId": pid,
+                    "participantName": user["name"],
+                    "purpose": "agent",
+                    "userId": user["id"],
+                },
+                [session(base, segments, mets)],
+            )
 
         # customer
         cust_base: Json = {
@@ -445,111 +579,139 @@ class Dataset:
                     ],
                     {"ivr.Selection": intent, "ivr.Language": lang},
                 )
-            acd_end = end if abandoned else t_queue_end
-            acd_metrics = [metric("nOffered", 1, t_ivr_end)]
             if abandoned:
-                acd_metrics.append(metric("tAbandon", acd_end - t_ivr_end, acd_end))
+                acd_exit, outcome = end, "abandoned"
+            elif flow_out:
+                acd_exit, outcome = t_queue_end, "flowout"
             else:
-                acd_metrics.append(metric("tAnswered", t_alert_end - t_ivr_end, t_alert_end))
-                acd_metrics.append(metric("tAcd", t_queue_end - t_ivr_end, t_queue_end))
-            participant(
-                {"participantId": ids[4], "participantName": queue["name"], "purpose": "acd"},
-                [
-                    session(
-                        {
-                            "sessionId": ids[5],
-                            "mediaType": media,
-                            "direction": "inbound",
-                            "ani": ani if voice_like else customer_addr,
-                            "dnis": dnis if voice_like else queue["name"],
-                            "addressFrom": customer_addr,
-                            "addressTo": queue["id"],
-                            "provider": "Edge" if voice_like else "PureCloud Messaging",
-                            "peerId": ids[1],
-                            "usedRouting": "Standard",
-                            "requestedRoutings": ["Standard"],
-                            "selectedAgentId": None if abandoned else agent["id"],
-                        },
-                        [
-                            seg(
-                                t_ivr_end,
-                                acd_end,
-                                "interact",
-                                queueId=queue["id"],
-                                disconnectType="endpoint" if abandoned else "transfer",
-                                requestedLanguageId=None,
-                            )
-                        ],
-                        acd_metrics,
-                    )
-                ],
-            )
+                acd_exit, outcome = t_queue_end, "answered"
+            acd_visit((ids[4], ids[5]), queue, (t_ivr_end, acd_exit), t_alert_end, outcome)
+            if not_responding:
+                # A first agent is alerted while the interaction waits and lets it time out;
+                # the system wraps the alert up (REC: tAcw and tHandle, no tAnswered).
+                nr_start = t_ivr_end + (t_queue_end - t_ivr_end) // 4
+                nr_end = t_ivr_end + 3 * (t_queue_end - t_ivr_end) // 4
+                agent_visit(
+                    more_ids[0],
+                    more_ids[1],
+                    missed_agent,
+                    [
+                        seg(nr_start, nr_end, "alert", queueId=queue["id"]),
+                        seg(
+                            nr_end,
+                            nr_end + 3_000,
+                            "wrapup",
+                            queueId=queue["id"],
+                            wrapUpCode=TIMEOUT_WRAPUP,
+                            disconnectType="system",
+                        ),
+                    ],
+                    [
+                        metric("tAlert", nr_end - nr_start, nr_end),
+                        metric("tNotResponding", nr_end - nr_start, nr_end),
+                        metric("tAcw", 3_000, nr_end + 3_000),
+                        metric("tHandle", 3_000, nr_end + 3_000),
+                    ],
+                )
 
-        if not abandoned:
+        if not abandoned and not flow_out:
             a_start = start if outbound else t_queue_end
             alert_end = start + 8_000 if outbound else t_alert_end
-            talk = t_talk_end - alert_end
+            span = t_talk_end - t_alert_end
+            # A transfer to another queue ends the first agent's talk halfway (after any hold).
+            a_talk_end = t_alert_end + span // 2 if to_queue else t_talk_end
             held_ms = hold_end - hold_start if held else 0
-            acw = end - t_acw_start + (acw_extra if corrected_now else 0)
-            agent_segments = [
-                seg(a_start, alert_end, "dialing" if outbound else "alert", queueId=queue["id"]),
-                seg(alert_end, hold_start if held else t_talk_end, "interact", queueId=queue["id"]),
-            ]
+            if to_queue:
+                a_acw_start, a_acw_end = a_talk_end, a_talk_end + 2_000 + span // 20
+                a_acw = a_acw_end - a_acw_start
+            else:
+                a_acw_start, a_acw_end = t_acw_start, end
+                a_acw = end - t_acw_start + (acw_extra if corrected_now else 0)
+            if outbound:
+                agent_segments = [
+                    seg(start, start + 3_000, "dialing", queueId=queue["id"]),
+                    seg(start + 3_000, alert_end, "contacting", queueId=queue["id"]),
+                ]
+            else:
+                agent_segments = [seg(a_start, alert_end, "alert", queueId=queue["id"])]
+            agent_segments.append(
+                seg(alert_end, hold_start if held else a_talk_end, "interact", queueId=queue["id"])
+            )
             if held:
                 agent_segments.append(seg(hold_start, hold_end, "hold", queueId=queue["id"]))
-                agent_segments.append(seg(hold_end, t_talk_end, "interact", queueId=queue["id"]))
+                agent_segments.append(seg(hold_end, a_talk_end, "interact", queueId=queue["id"]))
             agent_segments.append(
                 seg(
-                    t_acw_start,
-                    end,
+                    a_acw_start,
+                    a_acw_end,
                     "wrapup",
                     queueId=queue["id"],
                     wrapUpCode=wrapup["id"],
-                    wrapUpNote=f"{note} (updated after review)" if corrected_now else note,
-                    disconnectType=disconnect,
+                    wrapUpNote=f"{note} (updated after review)"
+                    if corrected_now and not to_queue
+                    else note,
+                    disconnectType="transfer" if to_queue else disconnect,
                 )
             )
-            agent_metrics = [
-                metric("tAlert", alert_end - a_start, alert_end),
-                metric("nConnected", 1, alert_end),
-                metric("tTalk", talk - held_ms, t_talk_end),
-                metric("tTalkComplete", talk - held_ms, t_talk_end),
-            ]
-            if held:
-                agent_metrics.append(metric("tHeld", held_ms, hold_end))
-                agent_metrics.append(metric("tHeldComplete", held_ms, hold_end))
-            if transferred:
-                agent_metrics.append(metric("nTransferred", 1, t_talk_end))
-            agent_metrics.append(metric("tAcw", acw, end))
-            agent_metrics.append(metric("tHandle", talk + acw, end))
-            if media in ("chat", "message"):
-                agent_metrics.append(metric("tAgentResponseTime", 4_000 + dur % 30_000, t_talk_end))
-            agent_base: Json = {
-                "sessionId": ids[7],
-                "mediaType": media,
-                "direction": direction,
-                "ani": ani if voice_like else customer_addr,
-                "dnis": dnis if voice_like else queue["name"],
-                "addressFrom": customer_addr if not outbound else f"sip:{agent['id']}@localhost",
-                "addressTo": f"sip:{agent['id']}@localhost" if not outbound else ani,
-                "provider": "Edge" if voice_like else "PureCloud Messaging",
-                "peerId": ids[1],
-                "remote": "Customer",
-            }
-            if voice_like:
-                agent_base["edgeId"] = edge
-                agent_base["recording"] = True
-            if endpoint_stats:
-                agent_base["mediaEndpointStats"] = endpoint_stats
-            participant(
-                {
-                    "participantId": ids[6],
-                    "participantName": agent["name"],
-                    "purpose": "agent",
-                    "userId": agent["id"],
-                },
-                [session(agent_base, agent_segments, agent_metrics)],
+            agent_visit(
+                ids[6],
+                ids[7],
+                agent,
+                agent_segments,
+                handle_metrics(
+                    entry=t_ivr_end,
+                    alert_start=a_start,
+                    answer=alert_end,
+                    talk_end=a_talk_end,
+                    held_ms=held_ms,
+                    hold_end=hold_end,
+                    acw=a_acw,
+                    acw_end=a_acw_end,
+                    transfers=transferred,
+                ),
             )
+            if to_queue:
+                # The transfer is a new offer in the second queue, answered by another agent.
+                b_entry = a_talk_end
+                b_alert = b_entry + max(1_000, span // 8)
+                b_answer = b_alert + min(10_000, max(1_000, span // 30))
+                b_acw = end - t_acw_start + (acw_extra if corrected_now else 0)
+                acd_visit(
+                    (more_ids[2], more_ids[3]),
+                    second_queue,
+                    (b_entry, b_alert),
+                    b_answer,
+                    "answered",
+                )
+                agent_visit(
+                    more_ids[4],
+                    more_ids[5],
+                    second_agent,
+                    [
+                        seg(b_alert, b_answer, "alert", queueId=second_queue["id"]),
+                        seg(b_answer, t_talk_end, "interact", queueId=second_queue["id"]),
+                        seg(
+                            t_acw_start,
+                            end,
+                            "wrapup",
+                            queueId=second_queue["id"],
+                            wrapUpCode=wrapup["id"],
+                            wrapUpNote=f"{note} (updated after review)" if corrected_now else note,
+                            disconnectType=disconnect,
+                        ),
+                    ],
+                    handle_metrics(
+                        entry=b_entry,
+                        alert_start=b_alert,
+                        answer=b_answer,
+                        talk_end=t_talk_end,
+                        held_ms=0,
+                        hold_end=0,
+                        acw=b_acw,
+                        acw_end=end,
+                        transfers=False,
+                    ),
+                )
 
         conv: Json = {"conversationId": core.conversation_id, "conversationStart": iso(start)}
         if seen(end):

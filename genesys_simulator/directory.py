@@ -24,6 +24,49 @@ USER_STATES = ("active", "inactive", "deleted", "any")
 #: them, ``GET /api/v2/presence/definitions`` lists them only with ``deactivated=true``.
 DEACTIVATED_PRESENCES = frozenset({"MEETING", "TRAINING"})
 
+#: The org's short-abandon threshold (Admin > Analytics > abandon intervals): an abandon under
+#: it also emits ``tShortAbandon``. Genesys does not document a default; 10 s is ours.
+SHORT_ABANDON_MS = 10_000
+#: The system wrap-up code of an alert that timed out; ``/routing/wrapupcodes`` does not list it.
+TIMEOUT_WRAPUP = "ININ-WRAP-UP-TIMEOUT"
+
+#: Queue media settings key of each session media type (the API says ``call`` for voice).
+MEDIA_SETTINGS_KEYS = {
+    "voice": "call",
+    "callback": "callback",
+    "chat": "chat",
+    "email": "email",
+    "message": "message",
+}
+_SL_BASE_MS = {
+    "call": 20_000,
+    "callback": 60_000,
+    "chat": 30_000,
+    "email": 4 * 3_600_000,
+    "message": 3_600_000,
+}
+
+
+def service_level_ms(queue: Json, media_type: str) -> int:
+    """The queue's service-level target for a media type: an answer later emits ``nOverSla``.
+
+    Targets differ by queue (10 s steps taken from the queue id) so that a metric attributed
+    to the wrong queue shows in the service level too.
+    """
+    key = MEDIA_SETTINGS_KEYS.get(media_type, "call")
+    return _SL_BASE_MS[key] + int(queue["id"][-2:], 16) % 3 * 10_000
+
+
+def _media_settings(queue: Json) -> Json:
+    """``mediaSettings`` as ``GET /api/v2/routing/queues`` returns it (percentage is 0-1)."""
+    return {
+        key: {
+            "alertingTimeoutSeconds": 8,
+            "serviceLevel": {"percentage": 0.8, "durationMs": service_level_ms(queue, media)},
+        }
+        for media, key in MEDIA_SETTINGS_KEYS.items()
+    }
+
 
 def user_state(index: int) -> str:
     """The state of pool user ``index``: some agents left (they still appear in old data)."""
@@ -53,6 +96,7 @@ def _queues(pools: Pools) -> list[Json]:
             "memberCount": sum(q["id"] in u["queueIds"] for u in pools.users),
             "userMemberCount": sum(q["id"] in u["queueIds"] for u in pools.users),
             "scoringMethod": "TimestampAndPriority",
+            "mediaSettings": _media_settings(q),
             "selfUri": f"/api/v2/routing/queues/{q['id']}",
         }
         for q in pools.queues

@@ -74,3 +74,48 @@ SECONDS=0
 echo "demo: run took ${SECONDS}s"
 
 .venv/bin/python scripts/demo_summary.py --db "$DB" --sim-url "$SIM_URL" --start "$START" --end "$END"
+
+# The analytics models (README, "Analytics models"): the conversations' child tables, the
+# users' routing status and the directory for the first three days, then the dbt package's
+# `dbt build` (models, tests, unit tests) through the dbt-duckdb utility, into a file of its own.
+KPI_DB="$ROOT/output/demo_kpis.duckdb"
+KPI_END="2024-01-04T00:00:00Z"
+rm -f "$KPI_DB" "$KPI_DB.wal"
+export TARGET_DUCKDB_FILEPATH="$KPI_DB"
+export TAP_GENESYS_ANALYTICS_END_DATE="$KPI_END"
+export TAP_GENESYS_ANALYTICS__SELECT='["conversation_details.*", "conversation_participants.*",
+  "conversation_sessions.*", "conversation_segments.*", "conversation_metrics.*",
+  "user_details.*", "user_routing_status.*", "user_presence.*", "queues.*", "users.*",
+  "wrapup_codes.*"]'
+echo "demo: meltano run tap-genesys-analytics target-duckdb dbt-duckdb:build ($START to $KPI_END)"
+SECONDS=0
+.venv-meltano/bin/meltano --log-level=warning run --full-refresh --state-id-suffix demo-kpis \
+    tap-genesys-analytics target-duckdb dbt-duckdb:build
+echo "demo: run took ${SECONDS}s"
+
+.venv/bin/python - "$KPI_DB" <<'PY'
+import sys
+import duckdb
+
+con = duckdb.connect(sys.argv[1], read_only=True)
+rows = con.execute(
+    """
+    select report_date_local, coalesce(queue_name, queue_id), sum(offered), sum(answered),
+        sum(abandoned),
+        100.0 * sum(abandoned) / nullif(sum(offered), 0),
+        sum(t_answered_sum) / nullif(sum(t_answered_count), 0) / 1000.0,
+        sum(t_handle_sum) / nullif(sum(t_handle_count), 0) / 1000.0,
+        100.0 * sum(sl_numerator) / nullif(sum(sl_denominator), 0)
+    from analytics.genesys__queue_daily_metrics
+    where media_type = 'voice'
+    group by 1, 2
+    order by 1, 2
+    """
+).fetchall()
+print("\nVoice queues by day (analytics.genesys__queue_daily_metrics, UTC):")
+print(f"{'day':<11} {'queue':<22} {'offered':>7} {'answered':>8} {'aband.':>6} "
+      f"{'aband.%':>7} {'ASA s':>7} {'AHT s':>7} {'SL %':>6}")
+for day, queue, offered, answered, abandoned, ab_pct, asa, aht, sl in rows:
+    print(f"{day!s:<11} {queue[:22]:<22} {offered:>7} {answered:>8} {abandoned:>6} "
+          f"{ab_pct or 0:>7.1f} {asa or 0:>7.1f} {aht or 0:>7.1f} {sl or 0:>6.1f}")
+PY

@@ -70,7 +70,9 @@ plugins_present() {
         loaders/target-duckdb/venv/bin/target-duckdb \
         loaders/target-jsonl/venv/bin/target-jsonl \
         loaders/target-postgres/venv/bin/target-postgres \
-        loaders/target-csv/venv/bin/target-csv; do
+        loaders/target-csv/venv/bin/target-csv \
+        utilities/dbt-duckdb/venv/bin/dbt \
+        utilities/dbt-postgres/venv/bin/dbt; do
         [[ -x ".meltano/$exe" ]] || return 1
     done
 }
