@@ -469,6 +469,19 @@ class Dataset:
                             "usedRouting": "Standard",
                             "requestedRoutings": ["Standard"],
                             "selectedAgentId": None if abandoned else agent["id"],
+                            # Who routing offered the interaction to, and the group behind it
+                            # (AnalyticsProposedAgent, AnalyticsAgentGroup); no extra draws.
+                            "proposedAgents": None
+                            if abandoned
+                            else [{"agentRank": 1, "proposedAgentId": agent["id"]}],
+                            "agentGroups": [
+                                {
+                                    "agentGroupId": pools.groups[
+                                        pools.queues.index(queue) % len(pools.groups)
+                                    ]["id"],
+                                    "agentGroupType": "Group",
+                                }
+                            ],
                         },
                         [
                             seg(
