@@ -1,7 +1,11 @@
 """Deterministic agent presence and routing-status timelines for user details endpoints.
 
 Every (user, UTC day) gets its own seeded timeline, so any interval can be answered
-without storing anything; records are split at midnight.
+without storing anything. A status is what the API reports: one record per change, served
+whole (its own ``startTime``/``endTime``, never clipped to the interval asked for) to every
+query or job whose interval it overlaps, so an agent offline over a weekend is one OFFLINE
+record that jobs for Friday, Saturday and Monday all return. Only the data's edge cuts a
+status: one still running at ``clip_ms`` has no ``endTime``.
 
 The users details query pages what the API stores: one status record per user and UTC day.
 Its ``totalHits`` counts those (user, day) records, and a page is a run of them merged into
@@ -69,6 +73,49 @@ def day_timeline(seed: int, user_index: int, day_start: int) -> tuple[list[Span]
     return presence, routing
 
 
+def _merge(spans: Sequence[Span]) -> list[Span]:
+    """Adjacent spans with the same status as one: the API records changes, not days."""
+    out: list[Span] = []
+    for start, end, value in spans:
+        if out and out[-1][2] == value and out[-1][1] == start:
+            out[-1] = (out[-1][0], end, value)
+        else:
+            out.append((start, end, value))
+    return out
+
+
+def whole_spans(
+    seed: int, user_index: int, start_ms: int, end_ms: int, *, clip_ms: int, which: int
+) -> list[Span]:
+    """One user's statuses (``which``: 0 presence, 1 routing) around ``[start, end)``, whole.
+
+    The days the interval touches, widened day by day while a status runs across midnight:
+    back without limit (a status began when it began), forward up to ``clip_ms``.
+    """
+    low = day_floor(start_ms)
+    high = low
+    spans: list[Span] = []
+    while high < day_ceil(end_ms) and high <= clip_ms:
+        spans += day_timeline(seed, user_index, high)[which]
+        high += DAY_MS
+    merged = _merge(spans)
+    if not merged:
+        return merged
+    while merged[0][0] == low:
+        before = _merge(day_timeline(seed, user_index, low - DAY_MS)[which])[-1]
+        if before[2] != merged[0][2]:
+            break
+        low -= DAY_MS
+        merged[0] = (before[0], merged[0][1], before[2])
+    while merged[-1][1] == high and high <= clip_ms:
+        after = _merge(day_timeline(seed, user_index, high)[which])[0]
+        if after[2] != merged[-1][2]:
+            break
+        high += DAY_MS
+        merged[-1] = (merged[-1][0], after[1], after[2])
+    return merged
+
+
 @dataclass
 class UserSelection:
     """The user details a users query or job returns: one item per user with activity."""
@@ -133,14 +180,19 @@ class UserSelection:
             node_matches(f, item_lookup({"userId": user["id"]})) for f in self.user_filters
         ):
             return None
-        presence: list[Span] = []
-        routing: list[Span] = []
-        day = day_floor(self.start_ms)
-        while day < day_ceil(self.end_ms) and day <= self.clip_ms:
-            p, r = day_timeline(self.ds.seed, user_index, day)
-            presence += p
-            routing += r
-            day += DAY_MS
+        if day_floor(self.start_ms) > self.clip_ms:
+            return None
+        presence, routing = (
+            whole_spans(
+                self.ds.seed,
+                user_index,
+                self.start_ms,
+                self.end_ms,
+                clip_ms=self.clip_ms,
+                which=which,
+            )
+            for which in (0, 1)
+        )
         primary = self._spans(presence, "systemPresence", self.presence_filters)
         statuses = self._spans(routing, "routingStatus", self.routing_filters)
         if not primary and not statuses:
