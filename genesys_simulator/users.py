@@ -19,6 +19,7 @@ import dataclasses
 import hashlib
 import itertools
 import random
+import threading
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
@@ -250,3 +251,35 @@ class UserSelection:
         step = -1 if self.descending else 1
         stop = -1 if self.descending else len(self.ds.pools.users)
         return range(position, stop, step)
+
+
+class StatusLedger:
+    """Which job first served each status that reaches past its job's interval.
+
+    Only such a status can be served by two jobs whose intervals do not overlap (the tap's
+    cells), so only those are remembered. ``note`` returns how many statuses of a served
+    detail a different job already served (each job counted once): the duplicates a tap
+    must not write twice, counted so a test can show they happened.
+    """
+
+    def __init__(self) -> None:
+        self._jobs: dict[tuple[str, str, str], set[str]] = {}
+        self._lock = threading.Lock()
+
+    def note(self, job_id: str, selection: UserSelection, detail: Json) -> int:
+        """Remember ``detail``'s statuses that cross ``selection``'s interval; count repeats."""
+        start, end = iso(selection.start_ms), iso(selection.end_ms)
+        repeats = 0
+        with self._lock:
+            for key, field_name in (
+                ("primaryPresence", "systemPresence"),
+                ("routingStatus", "routingStatus"),
+            ):
+                for item in detail.get(key) or ():
+                    if item["startTime"] >= start and item.get("endTime", "~") <= end:
+                        continue
+                    status = (str(detail["userId"]), item["startTime"], item[field_name])
+                    jobs = self._jobs.setdefault(status, set())
+                    repeats += bool(jobs) and job_id not in jobs
+                    jobs.add(job_id)
+        return repeats
