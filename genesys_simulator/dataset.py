@@ -400,6 +400,19 @@ class Dataset:
                             "usedRouting": "Standard",
                             "requestedRoutings": ["Standard"],
                             "selectedAgentId": agent["id"] if outcome == "answered" else None,
+                            # Who routing offered the interaction to, and the group behind it
+                            # (AnalyticsProposedAgent, AnalyticsAgentGroup); no extra draws.
+                            "proposedAgents": [{"agentRank": 1, "proposedAgentId": agent["id"]}]
+                            if outcome == "answered"
+                            else None,
+                            "agentGroups": [
+                                {
+                                    "agentGroupId": pools.groups[
+                                        pools.queues.index(q) % len(pools.groups)
+                                    ]["id"],
+                                    "agentGroupType": "Group",
+                                }
+                            ],
                         },
                         [
                             seg(

@@ -1,7 +1,11 @@
 """Deterministic agent presence and routing-status timelines for user details endpoints.
 
 Every (user, UTC day) gets its own seeded timeline, so any interval can be answered
-without storing anything; records are split at midnight.
+without storing anything. A status is what the API reports: one record per change, served
+whole (its own ``startTime``/``endTime``, never clipped to the interval asked for) to every
+query or job whose interval it overlaps, so an agent offline over a weekend is one OFFLINE
+record that jobs for Friday, Saturday and Monday all return. Only the data's edge cuts a
+status: one still running at ``clip_ms`` has no ``endTime``.
 
 The users details query pages what the API stores: one status record per user and UTC day.
 Its ``totalHits`` counts those (user, day) records, and a page is a run of them merged into
@@ -15,6 +19,7 @@ import dataclasses
 import hashlib
 import itertools
 import random
+import threading
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
@@ -67,6 +72,49 @@ def day_timeline(seed: int, user_index: int, day_start: int) -> tuple[list[Span]
     presence.append((shift_end, day_end, "OFFLINE"))
     routing.append((shift_end, day_end, "OFF_QUEUE"))
     return presence, routing
+
+
+def _merge(spans: Sequence[Span]) -> list[Span]:
+    """Adjacent spans with the same status as one: the API records changes, not days."""
+    out: list[Span] = []
+    for start, end, value in spans:
+        if out and out[-1][2] == value and out[-1][1] == start:
+            out[-1] = (out[-1][0], end, value)
+        else:
+            out.append((start, end, value))
+    return out
+
+
+def whole_spans(
+    seed: int, user_index: int, start_ms: int, end_ms: int, *, clip_ms: int, which: int
+) -> list[Span]:
+    """One user's statuses (``which``: 0 presence, 1 routing) around ``[start, end)``, whole.
+
+    The days the interval touches, widened day by day while a status runs across midnight:
+    back without limit (a status began when it began), forward up to ``clip_ms``.
+    """
+    low = day_floor(start_ms)
+    high = low
+    spans: list[Span] = []
+    while high < day_ceil(end_ms) and high <= clip_ms:
+        spans += day_timeline(seed, user_index, high)[which]
+        high += DAY_MS
+    merged = _merge(spans)
+    if not merged:
+        return merged
+    while merged[0][0] == low:
+        before = _merge(day_timeline(seed, user_index, low - DAY_MS)[which])[-1]
+        if before[2] != merged[0][2]:
+            break
+        low -= DAY_MS
+        merged[0] = (before[0], merged[0][1], before[2])
+    while merged[-1][1] == high and high <= clip_ms:
+        after = _merge(day_timeline(seed, user_index, high)[which])[0]
+        if after[2] != merged[-1][2]:
+            break
+        high += DAY_MS
+        merged[-1] = (merged[-1][0], after[1], after[2])
+    return merged
 
 
 @dataclass
@@ -133,14 +181,19 @@ class UserSelection:
             node_matches(f, item_lookup({"userId": user["id"]})) for f in self.user_filters
         ):
             return None
-        presence: list[Span] = []
-        routing: list[Span] = []
-        day = day_floor(self.start_ms)
-        while day < day_ceil(self.end_ms) and day <= self.clip_ms:
-            p, r = day_timeline(self.ds.seed, user_index, day)
-            presence += p
-            routing += r
-            day += DAY_MS
+        if day_floor(self.start_ms) > self.clip_ms:
+            return None
+        presence, routing = (
+            whole_spans(
+                self.ds.seed,
+                user_index,
+                self.start_ms,
+                self.end_ms,
+                clip_ms=self.clip_ms,
+                which=which,
+            )
+            for which in (0, 1)
+        )
         primary = self._spans(presence, "systemPresence", self.presence_filters)
         statuses = self._spans(routing, "routingStatus", self.routing_filters)
         if not primary and not statuses:
@@ -198,3 +251,35 @@ class UserSelection:
         step = -1 if self.descending else 1
         stop = -1 if self.descending else len(self.ds.pools.users)
         return range(position, stop, step)
+
+
+class StatusLedger:
+    """Which job first served each status that reaches past its job's interval.
+
+    Only such a status can be served by two jobs whose intervals do not overlap (the tap's
+    cells), so only those are remembered. ``note`` returns how many statuses of a served
+    detail a different job already served (each job counted once): the duplicates a tap
+    must not write twice, counted so a test can show they happened.
+    """
+
+    def __init__(self) -> None:
+        self._jobs: dict[tuple[str, str, str], set[str]] = {}
+        self._lock = threading.Lock()
+
+    def note(self, job_id: str, selection: UserSelection, detail: Json) -> int:
+        """Remember ``detail``'s statuses that cross ``selection``'s interval; count repeats."""
+        start, end = iso(selection.start_ms), iso(selection.end_ms)
+        repeats = 0
+        with self._lock:
+            for key, field_name in (
+                ("primaryPresence", "systemPresence"),
+                ("routingStatus", "routingStatus"),
+            ):
+                for item in detail.get(key) or ():
+                    if item["startTime"] >= start and item.get("endTime", "~") <= end:
+                        continue
+                    status = (str(detail["userId"]), item["startTime"], item[field_name])
+                    jobs = self._jobs.setdefault(status, set())
+                    repeats += bool(jobs) and job_id not in jobs
+                    jobs.add(job_id)
+        return repeats

@@ -250,17 +250,24 @@ def _child_keys(builder: SchemaBuilder, tree: ConversationTree, *ids: str) -> di
     return keys
 
 
+#: Fields whose items are rows of a child table of their own; every other field of a level,
+#: nested lists such as a session's ``mediaEndpointStats`` included, is a column of its table,
+#: so a warehouse that loads only the child tables still sees every field the API serves.
+FLATTENED_PARTICIPANT_FIELDS = frozenset({"sessions"})
+FLATTENED_SESSION_FIELDS = frozenset({"segments", "metrics"})
+
+
 def conversation_children(builder: SchemaBuilder) -> dict[str, JsonSchema]:
-    """Flat participant/session/segment/metric tables for warehouses that avoid JSON columns."""
+    """Flat participant/session/segment/metric tables: each level's fields but flattened lists."""
     tree = ConversationTree(builder)
 
-    def scalar(_name: str, swagger_type: str) -> bool:
-        return not builder.references_model(swagger_type)
+    def participant_field(name: str, _swagger_type: str) -> bool:
+        return name not in FLATTENED_PARTICIPANT_FIELDS
 
-    def session_field(name: str, swagger_type: str) -> bool:
-        return name == "flow" or scalar(name, swagger_type)
+    def session_field(name: str, _swagger_type: str) -> bool:
+        return name not in FLATTENED_SESSION_FIELDS
 
-    participants = builder.properties(tree.participant, include=scalar)
+    participants = builder.properties(tree.participant, include=participant_field)
     participants.update(_child_keys(builder, tree, "participantId"))
 
     sessions = builder.properties(tree.session, include=session_field)

@@ -9,6 +9,7 @@ test_resilience), where they can appear.
 
 from __future__ import annotations
 
+import csv
 import json
 import os
 import re
@@ -19,11 +20,13 @@ import uuid
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import duckdb
 import pytest
 
-from genesys_simulator import Dataset, Simulator
+from genesys_simulator import Dataset, Faults, Simulator
+from genesys_simulator.unknown import UNKNOWN_FIELD
 from tap_genesys_analytics.tap import TapGenesysAnalytics
 from tests.support import require
 
@@ -277,6 +280,165 @@ def test_meltano_run_into_postgres_loads_exactly_the_truth(
         keys = [tuple(row) for row in tables[table]]
         assert keys, table
         assert {k[0] for k in keys} == truth, table
+
+
+UNKNOWN_STREAMS = ("conversation_details", "conversation_sessions", "conversation_metrics")
+POSTGRES_UNKNOWN = """
+import json, os, sys
+import psycopg
+from psycopg import sql
+schema = sys.argv[1]
+conn = psycopg.connect(
+    host=os.environ.get("TARGET_POSTGRES_HOST", "127.0.0.1"),
+    port=int(os.environ.get("TARGET_POSTGRES_PORT", "5432")),
+    user=os.environ.get("TARGET_POSTGRES_USER", "postgres"),
+    password=os.environ["TARGET_POSTGRES_PASSWORD"],
+    dbname=os.environ.get("TARGET_POSTGRES_DATABASE", "postgres"),
+    autocommit=True,
+)
+with conn:
+    if sys.argv[2] == "drop":
+        conn.execute(sql.SQL("DROP SCHEMA IF EXISTS {} CASCADE").format(sql.Identifier(schema)))
+    else:
+        out = {}
+        for table in sys.argv[3:]:
+            columns = [
+                r[0]
+                for r in conn.execute(
+                    "SELECT column_name FROM information_schema.columns"
+                    " WHERE table_schema = %s AND table_name = %s",
+                    [schema, table],
+                ).fetchall()
+            ]
+            rows = conn.execute(
+                sql.SQL("SELECT * FROM {}.{}").format(sql.Identifier(schema), sql.Identifier(table))
+            ).fetchall()
+            out[table] = {"columns": columns, "rows": [[str(v) for v in r] for r in rows]}
+        json.dump(out, sys.stdout)
+"""
+
+
+@pytest.fixture(scope="module")
+def unknown_fields_simulator() -> Iterator[Simulator]:
+    """A small organisation whose every served object carries a field no schema declares."""
+    dataset = Dataset(seed=3, start=START, days=30, conversations=300)
+    sim = Simulator(
+        dataset,
+        client_id=SIM_CLIENT_ID,
+        client_secret=SIM_CLIENT_SECRET,
+        faults=Faults(unknown_fields=True, job_latency_seconds=0.05),
+        port=0,
+    ).start()
+    try:
+        yield sim
+    finally:
+        sim.stop()
+
+
+def _loaded(loader: str, tmp_path: Path) -> dict[str, Any]:
+    """How to aim ``loader`` (env), read its tables back (columns, rows as text) and clean up."""
+    select = {"TAP_GENESYS_ANALYTICS__SELECT": json.dumps([f"{s}.*" for s in UNKNOWN_STREAMS])}
+    if loader == "target-duckdb":
+        db = tmp_path / "genesys.duckdb"
+        return {
+            "env": {
+                **select,
+                "TARGET_DUCKDB_FILEPATH": str(db),
+                "TARGET_DUCKDB_DEFAULT_TARGET_SCHEMA": DUCKDB_SCHEMA,
+            },
+            "read": lambda: _duckdb_tables(db),
+        }
+    if loader == "target-csv":
+        folder = tmp_path / "csv"
+        return {
+            "env": {**select, "TARGET_CSV_OUTPUT_PATH": str(folder)},
+            "read": lambda: _csv_tables(folder),
+        }
+    schema = f"pytest_unknown_{uuid.uuid4().hex[:8]}"
+    return {
+        "env": {**select, "TARGET_POSTGRES_DEFAULT_TARGET_SCHEMA": schema},
+        "read": lambda: json.loads(_run_postgres(POSTGRES_UNKNOWN, schema, "select")),
+        "cleanup": lambda: _run_postgres(POSTGRES_UNKNOWN, schema, "drop"),
+    }
+
+
+def _duckdb_tables(db: Path) -> dict[str, Any]:
+    con = duckdb.connect(str(db), read_only=True)
+    try:
+        out = {}
+        for table in UNKNOWN_STREAMS:
+            cursor = con.execute(f"SELECT * FROM {DUCKDB_SCHEMA}.{table}")  # noqa: S608
+            columns = [d[0] for d in cursor.description]
+            out[table] = {
+                "columns": columns,
+                "rows": [[str(v) for v in r] for r in cursor.fetchall()],
+            }
+        return out
+    finally:
+        con.close()
+
+
+def _csv_tables(folder: Path) -> dict[str, Any]:
+    out = {}
+    for table in UNKNOWN_STREAMS:
+        with (folder / f"{table}.csv").open(newline="") as fp:
+            reader = csv.reader(fp)
+            columns = next(reader)
+            out[table] = {"columns": columns, "rows": list(reader)}
+    return out
+
+
+def _run_postgres(script: str, *args: str) -> str:
+    proc = subprocess.run(
+        [str(POSTGRES_PYTHON), "-c", script, *args, *UNKNOWN_STREAMS],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    return proc.stdout
+
+
+@pytest.mark.parametrize("loader", ["target-duckdb", "target-csv", "target-postgres"])
+def test_every_loader_survives_fields_the_api_adds_later(
+    meltano: Path, unknown_fields_simulator: Simulator, tmp_path: Path, loader: str
+) -> None:
+    """Each configured loader loads a run in which every served object has an unknown field.
+
+    Top-level unknown fields never reach the loader (the tap leaves them out); nested ones
+    arrive inside JSON columns and are kept there. On 86a853e target-csv stopped the run.
+    """
+    if loader == "target-postgres":
+        require(
+            "TARGET_POSTGRES_PASSWORD" in os.environ and _postgres_reachable(),
+            "no PostgreSQL: scripts/test.sh starts one and sets TARGET_POSTGRES_*",
+        )
+        require(POSTGRES_PYTHON.exists(), "target-postgres is not installed: run scripts/setup.sh")
+    sim = unknown_fields_simulator
+    before = sim.stats.faults["unknown_field"]
+    plan = _loaded(loader, tmp_path)
+    try:
+        run_meltano(meltano, sim, tmp_path / "state", loader, plan["env"])
+        tables = plan["read"]()
+    finally:
+        if "cleanup" in plan:
+            plan["cleanup"]()
+    assert sim.stats.faults["unknown_field"] > before, "the unknown field was served"
+
+    truth = set(sim.dataset.truth_ids(START, END))
+    details = tables["conversation_details"]
+    # Loaders differ in case (target-duckdb folds column names to lower case).
+    columns = {table: [c.lower() for c in tables[table]["columns"]] for table in UNKNOWN_STREAMS}
+    id_column = columns["conversation_details"].index("conversationid")
+    assert {row[id_column] for row in details["rows"]} == truth
+    for table in UNKNOWN_STREAMS:
+        assert tables[table]["rows"], table
+        assert UNKNOWN_FIELD.lower() not in columns[table], f"{table}: an undeclared column"
+    participants = columns["conversation_details"].index("participants")
+    assert all(UNKNOWN_FIELD in row[participants] for row in details["rows"]), (
+        "nested unknown fields stay in the JSON column"
+    )
 
 
 if __name__ == "__main__":

@@ -793,12 +793,44 @@ def test_users_query_counts_and_pages_user_days(
     assert {d["userId"] for d in items} == {u["id"] for u in ds.pools.users}
     assert len(items) > users, "a user whose days straddle two pages is on both"
 
-    # The pieces of a user's timeline on the pages add up to the job's detail of the user.
+    # The pieces of a user's timeline on the pages add up to the job's detail of the user; a
+    # status that runs across the days two pages split is whole on both.
     job = {d["userId"]: d for d in fetch_user_details(api, sim, {"interval": interval})}
-    merged: dict[str, list[Any]] = {}
+    merged: dict[str, dict[str, Any]] = {}
     for item in items:
-        merged.setdefault(item["userId"], []).extend(item["primaryPresence"])
-    assert merged == {user: detail["primaryPresence"] for user, detail in job.items()}
+        for status in item["primaryPresence"]:
+            merged.setdefault(item["userId"], {})[status["startTime"]] = status
+    assert {user: list(by_start.values()) for user, by_start in merged.items()} == {
+        user: detail["primaryPresence"] for user, detail in job.items()
+    }
+
+
+def test_user_statuses_are_served_whole_to_every_job_they_overlap(
+    sim: Simulator, api: requests.Session
+) -> None:
+    """A status is one record per change, never clipped to the interval asked for."""
+    monday = "2024-01-08T00:00:00.000Z"
+    friday = fetch_user_details(api, sim, {"interval": f"2024-01-05T00:00:00.000Z/{monday}"})
+    before = sim.stats.faults["status_in_two_jobs"]
+    week = fetch_user_details(api, sim, {"interval": f"{monday}/2024-01-15T00:00:00.000Z"})
+    statuses = {
+        (d["userId"], s["startTime"]): s for d in week for s in d.get("primaryPresence", ())
+    }
+    across = [
+        s
+        for d in friday
+        for s in d.get("primaryPresence", ())
+        if s["endTime"] > monday and (d["userId"], s["startTime"]) in statuses
+    ]
+    assert across, "statuses running over the weekend are in both jobs"
+    assert all(s["startTime"] < monday for s in across)
+    for d in friday:
+        for s in d.get("primaryPresence", ()):
+            if (d["userId"], s["startTime"]) in statuses:
+                assert statuses[d["userId"], s["startTime"]] == s, "the same status, whole"
+    assert sim.stats.faults["status_in_two_jobs"] - before >= len(across)
+    starts = [s["startTime"] for d in week for s in d["primaryPresence"]]
+    assert min(starts) < "2024-01-06", "one OFFLINE record can span a whole weekend"
 
 
 def test_users_query_interval_limits(sim: Simulator, api: requests.Session, ds: Dataset) -> None:

@@ -42,7 +42,7 @@ class ConversationsById:
         now_ms = self.core.now_ms
         if index is None or self.dataset.start_of(index) > now_ms:
             return None
-        return self.dataset.record(index, now_ms, attributes=False)
+        return self.core.served(self.dataset.record(index, now_ms, attributes=False))
 
     def conversation_details(self, conversation_id: str) -> Json:
         """One conversation by id, as it is at the clock; 404 when unknown or not started."""

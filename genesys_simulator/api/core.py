@@ -12,10 +12,14 @@ import threading
 import time
 from collections import deque
 from collections.abc import Callable
+from typing import TypeVar
 
 from ..faults import Faults
+from ..unknown import add_unknown_fields
 from .errors import ERROR_MESSAGES, ApiError
 from .stats import Stats, StatsSnapshot
+
+Served = TypeVar("Served")
 
 DEFAULT_RATE_ALLOWED = 300
 
@@ -159,6 +163,15 @@ class Core:
         """Count a fault that happened (``stats.faults``)."""
         with self.lock:
             self._stats.faults[name] += times
+
+    def served(self, records: Served) -> Served:
+        """Records as every family serves them, with a field no model defines when switched on.
+
+        Under ``unknown_fields`` each object carries it (counter ``unknown_field``: objects).
+        """
+        if self._faults.unknown_fields:
+            self.fault_fired("unknown_field", add_unknown_fields(records))
+        return records
 
     def count_status(self, status: int) -> None:
         """Count a response status."""

@@ -15,6 +15,7 @@ from typing import Any
 
 from ..faults import Faults
 from ..timeutil import iso
+from ..users import StatusLedger, UserSelection
 from .core import Core
 from .errors import ApiError
 from .jobs import JOB_ROOTS, Job, Jobs
@@ -43,6 +44,8 @@ class ResultPages:
         #: parse of it on every request, and the benchmarks would measure the server).
         self._page_cache: OrderedDict[tuple[Any, ...], tuple[bytes, int]] = OrderedDict()
         self._page_cache_size = 0
+        #: User statuses served whole to more than one job (counter ``status_in_two_jobs``).
+        self._status_ledger = StatusLedger()
         core.watch_faults(self._faults_changed)
 
     def register(self, routes: RouteTable) -> None:
@@ -187,7 +190,11 @@ class ResultPages:
             and next(scan, None) is not None
         ):
             self.core.fault_fired("truncated")
-        out: Json = {sel.records_key: records} if records else {}
+        if isinstance(sel, UserSelection):
+            repeats = sum(self._status_ledger.note(job.job_id, sel, r) for r in records)
+            if repeats:
+                self.core.fault_fired("status_in_two_jobs", repeats)
+        out: Json = {sel.records_key: self.core.served(records)} if records else {}
         if cursor is not None and not records:
             self.core.fault_fired("empty_page")
         if not more and records and self.core.faults.empty_page_after_cursor:

@@ -99,7 +99,7 @@ class DetailsQueries:
         page = indices[first : first + page_size]
         out: Json = {}
         if len(page):
-            out["conversations"] = [selection.record(i) for i in page]
+            out["conversations"] = self.core.served([selection.record(i) for i in page])
             self.core.count_records(len(page))
         extra = self._overcount(a, b, faults)
         if extra:
@@ -170,6 +170,6 @@ class DetailsQueries:
         out: Json = {}
         page = selection.query_page(hits[first : first + page_size])
         if page:
-            out["userDetails"] = page
+            out["userDetails"] = self.core.served(page)
         out["totalHits"] = len(hits)
         return out

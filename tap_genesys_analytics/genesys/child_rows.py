@@ -2,8 +2,9 @@
 
 Participants, sessions, segments and metrics become rows keyed like Genesys' conversation
 model in SQL (``conversationId`` + ``participantId`` [+ ``sessionId`` [+ segment start and type |
-metric name and emitDate]]), each carrying ``conversationId`` and ``conversationStart``, so a
-warehouse needs no JSON columns. Pure functions: nothing here downloads or writes anything.
+metric name and emitDate]]), each carrying ``conversationId`` and ``conversationStart``. Every
+field of a level is a column of its table; lists that are not flattened stay JSON columns.
+Pure functions: nothing here downloads or writes anything.
 """
 
 from __future__ import annotations
@@ -13,10 +14,10 @@ from typing import Any
 
 Record = dict[str, Any]
 
-#: Session fields that are lists of objects: each has its own table or is left out.
-SESSION_NESTED = frozenset(
-    {"segments", "metrics", "mediaEndpointStats", "proposedAgents", "agentGroups"}
-)
+#: Session fields whose items are rows of their own tables. Every other field, nested lists
+#: such as ``mediaEndpointStats``, ``proposedAgents`` and ``agentGroups`` included, stays a
+#: (JSON) column of the session row, so a warehouse that loads only child tables loses nothing.
+SESSION_NESTED = frozenset({"segments", "metrics"})
 
 
 def _base(conversation: Record) -> Record:
@@ -36,7 +37,7 @@ def participants(conversation: Record) -> Iterator[Record]:
 
 
 def sessions(conversation: Record) -> Iterator[Record]:
-    """One row per session, with its participant's id; nested lists go to their own tables."""
+    """One row per session, with its participant's id; segments and metrics have own tables."""
     base = _base(conversation)
     for participant in conversation.get("participants") or ():
         pid = participant.get("participantId")

@@ -91,6 +91,56 @@ def _rows(detail: Record, key: str) -> Iterator[Record]:
         yield row
 
 
+def _instant(value: object) -> dt.datetime | None:
+    return parse_iso(value) if isinstance(value, str) else None
+
+
+class StatusRows:
+    """The rows of one status table for one run, each status key once.
+
+    The API serves a status whole to every job whose interval it overlaps, so one that runs
+    across a cell boundary (an agent offline over a weekend) comes in both cells' details. Only
+    such statuses can repeat, and only in the next cells of the run, so only they are
+    remembered: the keys of statuses still running at the end of the cell their detail covers,
+    each forgotten once the cells read have passed its end. Memory is a few keys per user, not
+    the run. A later run may emit a key again; the tables are upserted on it.
+    """
+
+    def __init__(self, key: str, status_field: str) -> None:
+        self.key = key
+        self.status_field = status_field
+        #: Status key → its end (None: still running), for statuses past their cell's end.
+        self._running: dict[tuple[Any, Any, Any], dt.datetime | None] = {}
+        self._cell_start: dt.datetime | None = None
+        #: Rows not written because an earlier cell of this run wrote them.
+        self.repeats = 0
+
+    def __call__(self, detail: Record) -> Iterator[Record]:
+        """The detail's rows, without those an earlier cell of this run already gave."""
+        covered_start = _instant(detail.get("coveredStart"))
+        covered_end = _instant(detail.get("coveredEnd"))
+        if covered_start is not None and covered_start != self._cell_start:
+            self._forget_ended(covered_start)
+            self._cell_start = covered_start
+        for row in _rows(detail, self.key):
+            key = (row["userId"], row.get("startTime"), row.get(self.status_field))
+            start = _instant(row.get("startTime"))
+            end = _instant(row.get("endTime"))
+            began_before = start is not None and covered_start is not None and start < covered_start
+            if began_before and key in self._running:
+                self.repeats += 1
+                continue
+            if covered_end is not None and (end is None or end > covered_end):
+                self._running[key] = end
+            yield row
+
+    def _forget_ended(self, cell_start: dt.datetime) -> None:
+        """Drop statuses that ended before ``cell_start``: no later cell can serve them."""
+        self._running = {
+            k: end for k, end in self._running.items() if end is None or end > cell_start
+        }
+
+
 class UsersQuery:
     """``POST /api/v2/analytics/users/details/query``, used to count the users of a window.
 

@@ -65,6 +65,9 @@ class GenesysStream(AdaptedStream):
             child.finish()
 
 
+RowBuilder = Callable[[dict[str, Any]], Iterable[dict[str, Any]]]
+
+
 class ChildStream(GenesysStream):
     """A table filled from its parent's records: it never downloads anything itself.
 
@@ -73,6 +76,9 @@ class ChildStream(GenesysStream):
     """
 
     rows: ClassVar[Callable[[dict[str, Any]], Iterable[dict[str, Any]]]]
+    #: Builds a fresh row builder for each run, for tables whose rows depend on what the run
+    #: already wrote (a status served whole to two cells); None: ``rows`` is stateless.
+    rows_per_run: ClassVar[Callable[[], RowBuilder] | None] = None
     state_partitioning_keys: ClassVar[list[str]] = []
 
     def get_records(self, context: Context | None) -> Iterable[dict[str, Any]]:
@@ -82,11 +88,13 @@ class ChildStream(GenesysStream):
     def start(self) -> None:
         """Write the SCHEMA before the first row."""
         self.emitted = 0
+        factory = type(self).rows_per_run
+        self._rows: RowBuilder = factory() if factory is not None else type(self).rows
         self.write_schema()
 
     def emit_rows(self, parent: dict[str, Any]) -> None:
         """Write this table's rows for one parent record."""
-        for row in type(self).rows(parent):
+        for row in self._rows(parent):
             self.write_record(row)
             self.emitted += 1
 
@@ -108,9 +116,10 @@ def child_stream(
     name: str,
     keys: list[str],
     parent: type[GenesysStream],
-    builder: Callable[[dict[str, Any]], Iterable[dict[str, Any]]],
+    builder: RowBuilder,
+    per_run: Callable[[], RowBuilder] | None = None,
 ) -> type[ChildStream]:
-    """A table filled from each ``parent`` record by ``builder``."""
+    """A table filled from each ``parent`` record by ``builder`` (or one ``per_run()`` makes)."""
     return stream_class(
         ChildStream,
         name,
@@ -118,4 +127,5 @@ def child_stream(
         primary_keys=keys,
         parent_stream_type=parent,
         rows=staticmethod(builder),
+        rows_per_run=None if per_run is None else staticmethod(per_run),
     )

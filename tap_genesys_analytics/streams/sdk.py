@@ -61,6 +61,8 @@ class AdaptedStream(Stream):
         all three return the record unchanged, and skipping them halves the per-record cost
         outside parsing (README, implementation notes). Anything else takes the SDK's path.
         """
+        if not record.keys() <= self._declared():
+            record = self._without_undeclared(record)
         if not self._plain_records():
             super()._write_record_message(record)
             return
@@ -73,6 +75,36 @@ class AdaptedStream(Stream):
             )
         )
         self.state_manager.is_flushed = False
+
+    def _declared(self) -> frozenset[str]:
+        """The schema's top-level properties (read once: the schema is fixed for the run)."""
+        declared: frozenset[str] | None = getattr(self, "_declared_names", None)
+        if declared is None:
+            declared = frozenset(self.schema.get("properties", {}))
+            self._declared_names = declared
+        return declared
+
+    def _without_undeclared(self, record: dict[str, Any]) -> dict[str, Any]:
+        """The record without the top-level fields its schema does not declare.
+
+        A field the API adds later would reach the target as a column it was never told of,
+        which a loader may refuse (target-csv's writer raises on it). It is left out, and named
+        once per run; a field added inside a nested object or list stays in that JSON value.
+        The check costs one key-set comparison per record; only a record with an unknown field
+        is copied.
+        """
+        declared = self._declared()
+        unknown = record.keys() - declared
+        warned: set[str] = vars(self).setdefault("_warned_undeclared", set())
+        for name in sorted(unknown - warned):
+            self.logger.warning(
+                "%s: the API serves a field %r the schema does not declare; it is not written "
+                "(regenerate the schemas to keep it)",
+                self.name,
+                name,
+            )
+        warned |= unknown
+        return {k: v for k, v in record.items() if k in declared}
 
     def _plain_records(self) -> bool:
         """Whether records go out exactly as parsed (decided once: catalog and maps are fixed)."""

@@ -77,12 +77,14 @@ UserPresenceStream = child_stream(
     ["userId", "startTime", "systemPresence"],
     UserDetailsStream,
     users.presence_rows,
+    per_run=lambda: users.StatusRows("primaryPresence", "systemPresence"),
 )
 UserRoutingStatusStream = child_stream(
     "user_routing_status",
     ["userId", "startTime", "routingStatus"],
     UserDetailsStream,
     users.routing_status_rows,
+    per_run=lambda: users.StatusRows("routingStatus", "routingStatus"),
 )
 
 USER_STREAMS: list[type[GenesysStream]] = [
