@@ -63,11 +63,11 @@ tool_venv .venv-dagster "$DAGSTER_SPEC" dagster
 
 # 4. The plugins of meltano.yml, each in its own venv under .meltano/.
 PLUGINS_STAMP=".meltano/.setup-stamp"
-PLUGINS_WANT="$(fingerprint meltano.yml pyproject.toml "$MELTANO_STAMP")"
+PLUGINS_WANT="$(fingerprint meltano.yml pyproject.toml loaders/target-duckdb-exact/pyproject.toml "$MELTANO_STAMP")"
 plugins_present() {
     local exe
     for exe in extractors/tap-genesys-analytics/venv/bin/tap-genesys-analytics \
-        loaders/target-duckdb/venv/bin/target-duckdb \
+        loaders/target-duckdb/venv/bin/target-duckdb-exact \
         loaders/target-jsonl/venv/bin/target-jsonl \
         loaders/target-postgres/venv/bin/target-postgres \
         loaders/target-csv/venv/bin/target-csv; do
