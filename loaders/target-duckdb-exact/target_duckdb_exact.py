@@ -1,25 +1,24 @@
-r"""target-duckdb 0.8.0, with two defects of that release fixed, until a release carries the fixes.
+r"""target-duckdb 0.8.0 with three defects of that release fixed, until a release carries the fixes.
 
 1. ``DbSync.load_rows`` loads each batch with ``COPY … FROM '<file>' WITH (new_line '\r\n')``,
-   leaving header detection to DuckDB's CSV sniffer: when a batch's first row looks like a header
-   (every column text), the sniffer takes it for one and the row is silently dropped (exit 0). It
-   also ignores the loader's own ``delimiter``/``quotechar`` settings. Upstream's fix (``HEADER
-   false``) is merged but unreleased; this applies the same idea with the dialect spelled out and
-   the sniffer off.
+   leaving header detection to DuckDB's CSV sniffer: when a batch's first row looks like a header,
+   the sniffer takes it for one and the row is silently dropped (exit 0). It
+   also ignores the loader's own ``delimiter``/``quotechar`` settings, and writes an empty string
+   as NULL, which a key column refuses. Upstream's fix (``HEADER false``) is merged but
+   unreleased; this applies it with the dialect spelled out, the sniffer off and ``""`` kept.
 2. ``persist_lines`` ends by passing on the STATE of its last flush: when the records end exactly
    on a full batch, the STATE messages the tap wrote after the last record are never passed on, so
    the next run re-reads from an older bookmark. Here, once every row is committed, the last STATE
    received is passed on.
 
-Nothing else changes: ``target-duckdb-exact`` applies both and runs target-duckdb's own ``main``.
+Nothing else changes: ``target-duckdb-exact`` applies the fixes, then runs target-duckdb's ``main``.
 Drop this package (back to ``pip_url: target-duckdb`` and its own executable) once a target-duckdb
-release fixes both; ``main`` refuses any release other than the one it was written against.
+release fixes them; ``main`` refuses any release other than the one it was written against.
 """
 
 from __future__ import annotations
 
 import copy
-import csv
 import json
 import os
 import sys
@@ -28,7 +27,7 @@ from importlib.metadata import version
 from typing import Any
 
 import target_duckdb
-from target_duckdb.db_sync import DbSync
+from target_duckdb.db_sync import DbSync, flatten_record
 
 PATCHED_RELEASE = "0.8.0"
 
@@ -39,10 +38,11 @@ def _literal(text: str) -> str:
 
 
 def copy_statement(table: str, path: str, delimiter: str, quotechar: str) -> str:
-    """COPY a CSV written by ``csv.writer(delimiter, quotechar, QUOTE_MINIMAL)``, header-less.
+    """COPY a header-less CSV written by ``csv_line``.
 
     The dialect is stated in full and ``AUTO_DETECT false`` keeps the sniffer from guessing any
-    of it: the file has no header, and quotes inside a field are doubled (the writer's default).
+    of it. Every value is quoted and NULL is an unquoted empty field, so an empty string stays an
+    empty string (``ALLOW_QUOTED_NULLS false``).
     """
     options = ", ".join(
         (
@@ -53,24 +53,44 @@ def copy_statement(table: str, path: str, delimiter: str, quotechar: str) -> str
             f"ESCAPE {_literal(quotechar)}",
             "NEW_LINE '\\r\\n'",
             "AUTO_DETECT false",
+            "ALLOW_QUOTED_NULLS false",
         )
     )
     return f"COPY {table} FROM {_literal(path)} ({options})"
 
 
+def csv_line(values: Iterable[Any], delimiter: str, quotechar: str) -> str:
+    """One CSV line: NULL as an empty field, anything else quoted, quotes inside doubled."""
+    doubled = quotechar * 2
+    return (
+        delimiter.join(
+            "" if value is None else quotechar + str(value).replace(quotechar, doubled) + quotechar
+            for value in values
+        )
+        + "\r\n"
+    )
+
+
 def load_rows(self: DbSync, records: Iterable[dict[str, Any]], count: int, temp_dir: str) -> None:
-    """target-duckdb 0.8.0's ``DbSync.load_rows`` with only its COPY statement replaced."""
+    """target-duckdb 0.8.0's ``DbSync.load_rows`` with its CSV file and COPY statement replaced.
+
+    The release writes ``""`` as NULL (``record_to_flattened`` turns every falsy value but 0
+    into None), so a key column holding an empty string (``conversation_aggregates.qualifier``)
+    fails its NOT NULL constraint; here only None is NULL.
+    """
     stream = self.stream_schema_message["stream"]
     self.logger.info("Loading %d rows into '%s'", count, self.table_name(stream, False))
     temp_table = self.table_name(stream, is_temporary=True)
     temp_file_csv = os.path.join(temp_dir, f"{temp_table}.csv")
     self.conn.execute(self.create_table_query(table_name=temp_table, is_temporary=True))
+    columns = list(self.flatten_schema)
     with open(temp_file_csv, "w", newline="") as handle:
-        writer = csv.writer(
-            handle, delimiter=self.delimiter, quotechar=self.quotechar, quoting=csv.QUOTE_MINIMAL
-        )
         for record in records:
-            writer.writerow(self.record_to_flattened(record))
+            flat = flatten_record(
+                record, self.flatten_schema, max_level=self.data_flattening_max_level
+            )
+            values = [flat.get(name) for name in columns]
+            handle.write(csv_line(values, self.delimiter, self.quotechar))
     self.conn.execute(copy_statement(temp_table, temp_file_csv, self.delimiter, self.quotechar))
     if len(self.stream_schema_message["key_properties"]) > 0:
         self.conn.execute(self.update_from_temp_table(temp_table))
@@ -123,7 +143,7 @@ _upstream_persist_lines = target_duckdb.persist_lines
 
 
 def main() -> None:
-    """Apply both fixes and run target-duckdb's own ``main``."""
+    """Apply the fixes and run target-duckdb's own ``main``."""
     installed = version("target-duckdb")
     if installed != PATCHED_RELEASE:
         sys.exit(
