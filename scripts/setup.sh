@@ -70,7 +70,8 @@ plugins_present() {
         loaders/target-duckdb/venv/bin/target-duckdb-exact \
         loaders/target-jsonl/venv/bin/target-jsonl \
         loaders/target-postgres/venv/bin/target-postgres \
-        loaders/target-csv/venv/bin/target-csv; do
+        loaders/target-csv/venv/bin/target-csv \
+        loaders/target-snowflake/venv/bin/target-snowflake; do
         [[ -x ".meltano/$exe" ]] || return 1
     done
 }
@@ -78,6 +79,15 @@ if ! up_to_date "$PLUGINS_STAMP" "$PLUGINS_WANT" || ! plugins_present; then
     log "installing Meltano plugins into .meltano/"
     MELTANO_SEND_ANONYMOUS_USAGE_STATS=false .venv-meltano/bin/meltano --log-level=warning install
     printf '%s\n' "$PLUGINS_WANT" > "$PLUGINS_STAMP"
+fi
+
+# 5. fakesnow, the Snowflake emulator tests/test_snowflake_contract.py runs target-snowflake
+#    against, in that loader's venv (the test only; Meltano runs the loader without it).
+FAKESNOW_SPEC="${FAKESNOW_SPEC:-fakesnow==0.12.1}"
+SNOWFLAKE_VENV=.meltano/loaders/target-snowflake/venv
+if ! compgen -G "$SNOWFLAKE_VENV/lib/python*/site-packages/${FAKESNOW_SPEC/==/-}.dist-info" > /dev/null; then
+    log "installing $FAKESNOW_SPEC into $SNOWFLAKE_VENV"
+    .venv-meltano/bin/uv pip install --quiet --python "$SNOWFLAKE_VENV/bin/python" "$FAKESNOW_SPEC"
 fi
 
 mkdir -p output
