@@ -1,23 +1,31 @@
-"""Pipeline benchmark: ``meltano run tap-genesys-analytics <loader>`` against the simulator.
+"""Pipeline benchmark: the tap alone, each loader alone, and ``meltano run``, at two sizes.
 
-What a user runs is the tap *and* a loader. In one invocation this starts the simulator (rate
-limit off, gzip on, pages pre-rendered by an untimed warm-up run), runs the tap alone into
-/dev/null, then each loader through ``meltano run`` with the loader settings of ``meltano.yml``.
-It prints records/s end to end (rows found in the destination / wall time of ``meltano run``,
-Meltano's own start-up included) and the peak RSS of each process (VmHWM, sampled from /proc),
-and checks that the destination holds exactly the records the tap emitted.
+What a user runs is the tap *and* a loader. For each size this starts the simulator (rate limit
+off, gzip on, pages pre-rendered by an untimed warm-up run) and measures, one after the other:
 
-    bash benchmarks/pipeline.sh                       # starts PostgreSQL if needed (as root)
-    .venv/bin/python benchmarks/pipeline.py --conversations 20000 --loaders target-duckdb
+* the tap alone, its Singer output written to one file;
+* each loader alone, fed that file on stdin, with the config ``meltano.yml`` gives it
+  (``meltano invoke --dump=config``), no Meltano around it;
+* ``meltano run tap-genesys-analytics <loader>`` end to end.
+
+Each line gives records/s over the whole run at both sizes and the *marginal* rate, the extra
+records over the extra seconds between the two sizes (what a run costs once start-up is paid),
+the peak RSS of each process, and checks that the destination holds exactly the tap's records,
+each key once (rows == distinct keys == records).
+
+    bash benchmarks/pipeline.sh                         # 20,000 and 100,000 conversations
+    bash benchmarks/pipeline.sh --sizes 2000,6000       # a quick check
+    bash benchmarks/pipeline.sh --loaders target-duckdb --runs 3   # medians of 3
 """
 
 from __future__ import annotations
 
 import argparse
+import csv
 import json
 import os
-import shutil
 import signal
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -33,11 +41,15 @@ import bench
 
 ROOT = bench.ROOT
 MELTANO = ROOT / ".venv-meltano" / "bin" / "meltano"
-LOADER_PYTHON = {
-    "target-postgres": ROOT / ".meltano/loaders/target-postgres/venv/bin/python",
-    "target-duckdb": ROOT / ".meltano/loaders/target-duckdb/venv/bin/python",
-}
+LOADERS = ("target-duckdb", "target-postgres", "target-csv", "target-jsonl")
+EXECUTABLE = {"target-duckdb": "target-duckdb-exact"}
 SCHEMA_PREFIX = "bench_genesys_"
+
+
+def venv_bin(loader: str, name: str) -> Path:
+    """A file in the loader's Meltano venv."""
+    return ROOT / ".meltano" / "loaders" / loader / "venv" / "bin" / name
+
 
 COUNT_POSTGRES = """
 import os, sys
@@ -156,13 +168,65 @@ def meltano_env(url: str, config: dict[str, Any], state: Path, extra: dict[str, 
     return env
 
 
+def destination(loader: str, work: Path, tag: str) -> tuple[str, dict[str, str]]:
+    """A fresh destination for one load: (what count_rows reads, the loader's env overrides)."""
+    if loader == "target-postgres":
+        schema = f"{SCHEMA_PREFIX}{uuid.uuid4().hex[:8]}"
+        return schema, {"TARGET_POSTGRES_DEFAULT_TARGET_SCHEMA": schema}
+    if loader == "target-duckdb":
+        path = str(work / f"{tag}.duckdb")
+        return path, {"TARGET_DUCKDB_FILEPATH": path}
+    folder = work / tag
+    folder.mkdir()
+    if loader == "target-csv":
+        return str(folder), {"TARGET_CSV_OUTPUT_PATH": str(folder)}
+    return str(folder), {"TARGET_JSONL_DESTINATION_PATH": str(folder)}
+
+
+def loader_config(loader: str, extra: dict[str, str], work: Path) -> Path:
+    """The loader's config as Meltano resolves it from meltano.yml (plus ``extra``)."""
+    out = subprocess.run(
+        [str(MELTANO), "invoke", "--dump=config", loader],
+        cwd=ROOT,
+        env={**os.environ, "MELTANO_SEND_ANONYMOUS_USAGE_STATS": "false", **extra},
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=300,
+    ).stdout
+    path = work / f"{loader}-config.json"
+    path.write_text(out)
+    return path
+
+
+def run_alone(loader: str, config: Path, singer: Path) -> dict[str, float]:
+    """The loader fed the tap's output file on stdin: wall s and its own peak RSS."""
+    executable = venv_bin(loader, EXECUTABLE.get(loader, loader))
+    started = time.perf_counter()
+    with singer.open("rb") as stdin, tempfile.TemporaryFile() as err:
+        proc = subprocess.Popen(
+            [str(executable), "--config", str(config)],
+            stdin=stdin,
+            stdout=subprocess.DEVNULL,
+            stderr=err,
+            cwd=ROOT,
+        )
+        _, status, usage = os.wait4(proc.pid, 0)
+        wall = time.perf_counter() - started
+        if status != 0:
+            err.seek(0)
+            sys.stderr.write(err.read().decode(errors="replace")[-3000:])
+            raise RuntimeError(f"{loader} exited with status {status}")
+    return {"wall": wall, "rss": usage.ru_maxrss / 1024}
+
+
 def run_pipeline(loader: str, env: dict[str, str], work: Path) -> dict[str, Any]:
     """One ``meltano run``; wall time and per-process peaks."""
     log = work / f"{loader}.log"
     started = time.perf_counter()
     with log.open("wb") as out:
         proc = subprocess.Popen(
-            [str(MELTANO), "run", "--full-refresh", "tap-genesys-analytics", loader],
+            [str(MELTANO), "run", "tap-genesys-analytics", loader],
             cwd=ROOT,
             env=env,
             stdout=out,
@@ -181,10 +245,20 @@ def run_pipeline(loader: str, env: dict[str, str], work: Path) -> dict[str, Any]
 
 def count_rows(loader: str, target: str) -> tuple[int, int]:
     """(rows, distinct conversationIds) in the destination."""
+    if loader in ("target-csv", "target-jsonl"):
+        ids: list[str] = []
+        if loader == "target-csv":
+            with (Path(target) / "conversation_details.csv").open(newline="") as handle:
+                ids = [row["conversationId"] for row in csv.DictReader(handle)]
+        else:
+            for path in Path(target).glob("conversation_details*.jsonl"):
+                with path.open() as handle:
+                    ids += [json.loads(line)["conversationId"] for line in handle if line.strip()]
+        return len(ids), len(set(ids))
     script = COUNT_POSTGRES if loader == "target-postgres" else COUNT_DUCKDB
     args = [target, "count"] if loader == "target-postgres" else [target]
     out = subprocess.run(
-        [str(LOADER_PYTHON[loader]), "-c", script, *args],
+        [str(venv_bin(loader, "python")), "-c", script, *args],
         capture_output=True,
         text=True,
         check=True,
@@ -193,75 +267,149 @@ def count_rows(loader: str, target: str) -> tuple[int, int]:
     return int(out[0]), int(out[1])
 
 
-def drop_schema(schema: str) -> None:
+def drop(loader: str, target: str) -> None:
     """Remove the benchmark's PostgreSQL schema."""
-    subprocess.run(
-        [str(LOADER_PYTHON["target-postgres"]), "-c", COUNT_POSTGRES, schema, "drop"],
-        check=True,
-        timeout=300,
-    )
+    if loader == "target-postgres":
+        subprocess.run(
+            [str(venv_bin(loader, "python")), "-c", COUNT_POSTGRES, target, "drop"],
+            check=True,
+            timeout=300,
+        )
 
 
-def main() -> int:
-    """Tap alone, then each loader through meltano run, on one simulator."""
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--conversations", type=int, default=20_000)
-    parser.add_argument("--loaders", default="target-postgres,target-duckdb")
-    args = parser.parse_args()
-    if not MELTANO.exists():
-        sys.exit("Meltano is not installed: run bash scripts/setup.sh")
-    loaders = [name for name in args.loaders.split(",") if name]
-    days = max(7, args.conversations // 1000)
-    cache = int(args.conversations * 4.8e3 * 1.4)
+def run_tap_to_file(config: dict[str, Any], work: Path, out: Path) -> dict[str, float]:
+    """The tap alone, its Singer output to ``out``: wall s, peak RSS, RECORD count."""
+    path = work / "tap-config.json"
+    path.write_text(json.dumps(config))
+    started = time.perf_counter()
+    with out.open("wb") as sink:
+        proc = subprocess.Popen(
+            [bench.PY, "-m", "tap_genesys_analytics", "--config", str(path)],
+            stdout=sink,
+            stderr=subprocess.DEVNULL,
+            cwd=ROOT,
+        )
+        _, status, usage = os.wait4(proc.pid, 0)
+    wall = time.perf_counter() - started
+    if status != 0:
+        raise RuntimeError(f"the tap exited with status {status}")
+    with out.open("rb") as handle:
+        records = sum(1 for line in handle if line.startswith(b'{"type":"RECORD"'))
+    return {"wall": wall, "rss": usage.ru_maxrss / 1024, "records": records}
+
+
+def measure(size: int, loaders: list[str], runs: int) -> dict[str, dict[str, Any]]:
+    """Every figure at one size: {row label: {wall, records, rss…, check}}."""
+    days = max(7, size // 1000)
+    cache = int(size * 4.8e3 * 1.4)
     sim, url = bench.start_simulator(
-        args.conversations, days,
+        size, days,
         {"job_latency_seconds": 0.0, "page_cache_bytes": cache, "rate_limit_per_minute": None},
     )  # fmt: skip
-    print(f"machine: {os.cpu_count()} cores, Python {sys.version.split()[0]}")
-    print(f"{args.conversations:,} conversations over {days} days, gzip, rate limit off")
+    rows: dict[str, dict[str, Any]] = {}
     try:
         with tempfile.TemporaryDirectory() as tmp:
             work = Path(tmp)
             config = bench.tap_config(url, days)
-            bench.run_tap(config, work)  # warm the simulator's page cache, untimed
-            alone = bench.run_tap(config, work)
-            records = alone["records"]
-            print(
-                f"{'tap alone > /dev/null':<24} {records / alone['wall']:>8,.0f} records/s  "
-                f"{alone['wall']:>6.1f} s wall  tap {alone['rss_mb']:.0f} MB peak RSS  "
-                f"({records:,.0f} records)"
-            )
+            singer = work / "tap.jsonl"
+            run_tap_to_file(config, work, singer)  # warm the simulator's page cache, untimed
+            taps = [run_tap_to_file(config, work, singer) for _ in range(runs)]
+            records = int(taps[0]["records"])
+            rows["tap alone > file"] = {
+                "wall": statistics.median(t["wall"] for t in taps),
+                "records": records,
+                "rss": f"tap {max(t['rss'] for t in taps):.0f}",
+                "check": f"{records:,} records",
+            }
             for loader in loaders:
-                extra: dict[str, str] = {}
-                schema = f"{SCHEMA_PREFIX}{uuid.uuid4().hex[:8]}"
-                target = schema
-                if loader == "target-postgres":
-                    extra["TARGET_POSTGRES_DEFAULT_TARGET_SCHEMA"] = schema
-                elif loader == "target-duckdb":
-                    target = str(work / "bench.duckdb")
-                    extra["TARGET_DUCKDB_FILEPATH"] = target
-                state = work / f"state-{loader}"
-                state.mkdir()
-                try:
-                    result = run_pipeline(loader, meltano_env(url, config, state, extra), work)
-                    rows, unique = count_rows(loader, target)
-                finally:
-                    if loader == "target-postgres":
-                        drop_schema(schema)
-                peaks = result["peaks"]
-                status = "exact" if rows == unique == records else "MISMATCH"
-                print(
-                    f"{'meltano run … ' + loader:<24} {rows / result['wall']:>8,.0f} records/s  "
-                    f"{result['wall']:>6.1f} s wall  tap {peaks.get('tap', 0):.0f} MB, "
-                    f"{loader} {peaks.get(loader, 0):.0f} MB, "
-                    f"meltano {peaks.get('meltano', 0):.0f} MB peak RSS  "
-                    f"({rows:,} rows, {unique:,} unique: {status})"
-                )
-                shutil.rmtree(state, ignore_errors=True)
+                walls, peak, checks = [], 0.0, []
+                for n in range(runs):
+                    target, extra = destination(loader, work, f"alone-{loader}-{n}")
+                    try:
+                        result = run_alone(loader, loader_config(loader, extra, work), singer)
+                        checks.append(count_rows(loader, target))
+                    finally:
+                        drop(loader, target)
+                    walls.append(result["wall"])
+                    peak = max(peak, result["rss"])
+                rows[f"{loader} alone < file"] = {
+                    "wall": statistics.median(walls),
+                    "records": records,
+                    "rss": f"{loader} {peak:.0f}",
+                    "check": verdict(checks, records),
+                }
+            for loader in loaders:
+                walls, peaks, checks = [], {}, []
+                for n in range(runs):
+                    target, extra = destination(loader, work, f"run-{loader}-{n}")
+                    state = work / f"state-{loader}-{n}"
+                    state.mkdir()
+                    try:
+                        env = meltano_env(url, config, state, extra)
+                        result = run_pipeline(loader, env, work)
+                        checks.append(count_rows(loader, target))
+                    finally:
+                        drop(loader, target)
+                    walls.append(result["wall"])
+                    for role, mb in result["peaks"].items():
+                        peaks[role] = max(peaks.get(role, 0.0), mb)
+                rows[f"meltano run … {loader}"] = {
+                    "wall": statistics.median(walls),
+                    "records": records,
+                    "rss": ", ".join(
+                        f"{role} {peaks.get(role, 0):.0f}" for role in ("tap", loader, "meltano")
+                    ),
+                    "check": verdict(checks, records),
+                }
     finally:
         sim.send_signal(signal.SIGTERM)
         sim.wait(timeout=30)
-    return 0
+    return rows
+
+
+def verdict(checks: list[tuple[int, int]], records: int) -> str:
+    """``exact`` when every load holds each of the tap's records once."""
+    rows, unique = checks[-1]
+    exact = all(r == u == records for r, u in checks)
+    return f"{rows:,} rows, {unique:,} unique: {'exact' if exact else 'MISMATCH'}"
+
+
+def main() -> int:
+    """Both sizes, then one table."""
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--sizes", default="20000,100000", help="two conversation counts")
+    parser.add_argument("--loaders", default=",".join(LOADERS))
+    parser.add_argument("--runs", type=int, default=1, help="runs per figure (median)")
+    args = parser.parse_args()
+    if not MELTANO.exists():
+        sys.exit("Meltano is not installed: run bash scripts/setup.sh")
+    sizes = sorted(int(size) for size in args.sizes.split(","))
+    if len(sizes) != 2 or sizes[0] == sizes[1]:
+        sys.exit("--sizes takes two different conversation counts")
+    loaders = [name for name in args.loaders.split(",") if name]
+    print(f"machine: {os.cpu_count()} cores, Python {sys.version.split()[0]}; gzip, rate limit off")
+    results = {size: measure(size, loaders, args.runs) for size in sizes}
+    small, large = (results[size] for size in sizes)
+    print(
+        f"{'':<30} {'records/s at':>14} {'':>10} {'marginal':>10}  peak RSS MB (larger size)"
+        f"  rows check (larger size)"
+    )
+    print(f"{'':<30} {sizes[0]:>14,} {sizes[1]:>10,} {'records/s':>10}")
+    failed = False
+    for label, big in large.items():
+        little = small[label]
+        extra_records = big["records"] - little["records"]
+        extra_seconds = big["wall"] - little["wall"]
+        marginal = (
+            f"{extra_records / extra_seconds:>10,.0f}" if extra_seconds > 0 else f"{'n/a':>10}"
+        )
+        print(
+            f"{label:<30} {little['records'] / little['wall']:>14,.0f} "
+            f"{big['records'] / big['wall']:>10,.0f} {marginal}  {big['rss']:<34} "
+            f"{big['check']}  ({little['wall']:.1f} s, {big['wall']:.1f} s)"
+        )
+        failed = failed or "MISMATCH" in little["check"] + big["check"]
+    return 1 if failed else 0
 
 
 if __name__ == "__main__":

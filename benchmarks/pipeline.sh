@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The pipeline benchmark with PostgreSQL: start it the way scripts/test.sh does (as root, from
 # Debian's packages) when nothing answers on TARGET_POSTGRES_PORT, then run benchmarks/pipeline.py.
-# Arguments go to pipeline.py (--conversations N, --loaders target-postgres,target-duckdb).
+# Arguments go to pipeline.py (--sizes 20000,100000, --loaders …, --runs N).
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"

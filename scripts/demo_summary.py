@@ -58,7 +58,14 @@ def main(argv: list[str] | None = None) -> int:
     if not args.schema.isidentifier():
         raise SystemExit(f"--schema must be a plain identifier: {args.schema!r}")
     table = f'"{args.schema}"."{TABLE}"'
-    con = duckdb.connect(str(args.db), read_only=True)
+    try:
+        con = duckdb.connect(str(args.db), read_only=True)
+    except duckdb.Error as exc:
+        # A file written by a newer DuckDB than this one does not open (README, Loaders).
+        raise SystemExit(
+            f"DuckDB {duckdb.__version__} cannot open {args.db}: {exc}; "
+            "run scripts/setup.sh so .venv has the loader's DuckDB version"
+        ) from exc
     try:
         total, distinct = con.execute(_on(COUNTS_SQL, table)).fetchall()[0]
         per_day = con.execute(_on(PER_DAY_SQL, table)).fetchall()

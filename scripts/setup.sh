@@ -63,14 +63,15 @@ tool_venv .venv-dagster "$DAGSTER_SPEC" dagster
 
 # 4. The plugins of meltano.yml, each in its own venv under .meltano/.
 PLUGINS_STAMP=".meltano/.setup-stamp"
-PLUGINS_WANT="$(fingerprint meltano.yml pyproject.toml "$MELTANO_STAMP")"
+PLUGINS_WANT="$(fingerprint meltano.yml pyproject.toml loaders/target-duckdb-exact/pyproject.toml "$MELTANO_STAMP")"
 plugins_present() {
     local exe
     for exe in extractors/tap-genesys-analytics/venv/bin/tap-genesys-analytics \
-        loaders/target-duckdb/venv/bin/target-duckdb \
+        loaders/target-duckdb/venv/bin/target-duckdb-exact \
         loaders/target-jsonl/venv/bin/target-jsonl \
         loaders/target-postgres/venv/bin/target-postgres \
         loaders/target-csv/venv/bin/target-csv \
+        loaders/target-snowflake/venv/bin/target-snowflake \
         utilities/dbt-duckdb/venv/bin/dbt \
         utilities/dbt-postgres/venv/bin/dbt; do
         [[ -x ".meltano/$exe" ]] || return 1
@@ -80,6 +81,15 @@ if ! up_to_date "$PLUGINS_STAMP" "$PLUGINS_WANT" || ! plugins_present; then
     log "installing Meltano plugins into .meltano/"
     MELTANO_SEND_ANONYMOUS_USAGE_STATS=false .venv-meltano/bin/meltano --log-level=warning install
     printf '%s\n' "$PLUGINS_WANT" > "$PLUGINS_STAMP"
+fi
+
+# 5. fakesnow, the Snowflake emulator tests/test_snowflake_contract.py runs target-snowflake
+#    against, in that loader's venv (the test only; Meltano runs the loader without it).
+FAKESNOW_SPEC="${FAKESNOW_SPEC:-fakesnow==0.12.1}"
+SNOWFLAKE_VENV=.meltano/loaders/target-snowflake/venv
+if ! compgen -G "$SNOWFLAKE_VENV/lib/python*/site-packages/${FAKESNOW_SPEC/==/-}.dist-info" > /dev/null; then
+    log "installing $FAKESNOW_SPEC into $SNOWFLAKE_VENV"
+    .venv-meltano/bin/uv pip install --quiet --python "$SNOWFLAKE_VENV/bin/python" "$FAKESNOW_SPEC"
 fi
 
 mkdir -p output

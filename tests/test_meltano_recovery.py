@@ -84,8 +84,8 @@ def test_interrupted_meltano_run_resumes_from_meltanos_state(
             TAP_GENESYS_ANALYTICS_CHUNK_DAYS="3",
             # The target confirms a STATE only after loading a batch: small batches let
             # Meltano record progress while the run is still going. Not a divisor of the
-            # 300-conversation chunks: target-duckdb drops the final STATE when its last batch
-            # happens to end exactly with the records (README, Scaling out).
+            # 300-conversation chunks (target-duckdb 0.8.0 itself dropped the final STATE when
+            # its last batch ended exactly with the records; tests/test_loaders.py checks that).
             TARGET_DUCKDB_BATCH_SIZE_ROWS="293",
         )
         proc = subprocess.Popen(
