@@ -11,6 +11,8 @@ import datetime as dt
 from pathlib import Path
 from typing import Any
 
+import pytest
+
 from tests.support import run_tap, sim_config, truth
 
 UTC = dt.timezone.utc
@@ -63,3 +65,51 @@ def test_the_query_tail_resumes_at_the_page_after_the_saved_one(tmp_path: Path, 
     assert bookmark["watermark"] == "2024-01-31T00:00:00.000Z"
     assert "chunk" not in bookmark
     assert "run" not in bookmark
+
+
+@pytest.mark.parametrize(
+    ("switches", "fired"),
+    [
+        # Every day's totalHits is 1 to 3 below the truth, the same on every request.
+        ({}, ["approximate_total"]),
+        # Drawn anew (0 to 3 below) on each request, and the query's index holds a fifth of
+        # the records twice, dropped page by page: pages come short mid-stream.
+        (
+            {"overcount_varies": True, "query_repeat_share": 0.2},
+            ["approximate_total", "total_varied", "query_short_page"],
+        ),
+    ],
+    ids=["below", "varying-and-short-pages"],
+)
+def test_a_backfill_tail_with_low_counts_emits_every_conversation(
+    tmp_path: Path, make_sim, switches: dict[str, Any], fired: list[str]
+) -> None:
+    """Neither ``totalHits`` nor a short page ends a day: only a page without conversations.
+
+    Fails on 86a853e (exit 0 with 30 of the tail's 39 conversations, "below", and 21 of 39,
+    "varying-and-short-pages"): it stopped a day at the first page shorter than ``pageSize`` or
+    once ``pageNumber * pageSize`` reached the (here too low) ``totalHits``, and the count
+    check then found the day complete. Nothing re-reads a backfill's tail: the loss was final.
+    """
+    sim = make_sim(
+        conversations=390,
+        days=30,
+        availability_lag_seconds=LAG_SECONDS,
+        overcount_day_share=1.0,
+        overcount_max=-3,
+        **switches,
+    )
+    sim.now = END
+    config = sim_config(sim, end_date="2024-01-31T00:00:00Z", query_page_size=5)
+    run = run_tap(tmp_path, config)
+    for name in fired:
+        assert sim.stats.faults[name] > 0, f"the fault {name} fired"
+    assert sim.stats.requests["details_query"] > 0, "the tail came from the query"
+    assert run.returncode == 0, run.stderr[-3000:]
+    ids = run.ids()
+    assert len(ids) == len(set(ids)), "emitted twice within a run"
+    tail = truth(sim, "2024-01-28", "2024-01-31")
+    assert len(tail) == 39
+    assert tail <= set(ids), "the whole tail"
+    assert set(ids) == truth(sim, "2024-01-01", "2024-01-31"), "and every other conversation"
+    assert "more than the API's approximate count" in run.stderr
