@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import hashlib
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -41,6 +42,16 @@ class Faults:
     #: ``overcount_max`` under-counts instead).
     overcount_day_share: float = 0.0
     overcount_max: int = 3
+    #: And that count varies between requests of the same query (the real API's does while
+    #: data is live): each request draws the day's part anew, from 0 to ``overcount_max``, so
+    #: the page that ends a day may count fewer than the page before it. Counter:
+    #: ``total_varied``.
+    overcount_varies: bool = False
+    #: The details query's index holds this share of a query's records twice (adjacent); each
+    #: page drops the repeats it holds, as the API drops duplicates server-side, so a page
+    #: comes back shorter than ``pageSize`` mid-stream without any record being lost (a pair
+    #: split by a page boundary is served on both pages). Counter: ``query_short_page``.
+    query_repeat_share: float = 0.0
     #: The details query refuses to page past this many results (the API's 100,000); lower
     #: it to reach the limit with a small data set.
     query_max_results: int = 100_000
@@ -94,3 +105,27 @@ class Faults:
         for name in ("error_statuses", "login_errors", "api_errors"):
             data[name] = list(getattr(self, name))
         return data
+
+
+def approximate_part(seed: int, day_ms: int, faults: Faults, draw: int | None = None) -> int:
+    """The approximate part of one UTC day's ``totalHits`` (``overcount_*`` switches).
+
+    A seeded share of days is off by a fixed 1 to ``|overcount_max|``; with
+    ``overcount_varies`` each request (``draw``: a number unique to it) draws 0 to
+    ``|overcount_max|`` instead. Negative ``overcount_max`` counts below the truth.
+    """
+    if faults.overcount_day_share <= 0:
+        return 0
+    u = _unit(f"{seed}:over:{day_ms}")
+    if (u % 1_000_000) / 1_000_000 >= faults.overcount_day_share:
+        return 0
+    span = max(1, abs(faults.overcount_max))
+    if faults.overcount_varies and draw is not None:
+        size = _unit(f"{seed}:over:{day_ms}:{draw}") % (span + 1)
+    else:
+        size = 1 + (u >> 32) % span
+    return size if faults.overcount_max > 0 else -size
+
+
+def _unit(text: str) -> int:
+    return int.from_bytes(hashlib.blake2b(text.encode(), digest_size=8).digest(), "big")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any, ClassVar, Protocol
@@ -179,3 +180,31 @@ class Selection:
                 return range(self.hi - 1, self.lo - 1, -1)
             return range(self.lo, self.hi)
         return [i for i, _ in self.scan(self.first_position())]
+
+
+def with_repeats(indices: Sequence[int], share: float, seed: str) -> Sequence[int]:
+    """A query's results as the index holds them: a seeded ``share`` of them twice, adjacent.
+
+    The real query drops such duplicates server-side, page by page (``page_without_repeats``),
+    which is why its pages can be short mid-stream (``query_repeat_share``).
+    """
+    if share <= 0:
+        return indices
+    out: list[int] = []
+    for i in indices:
+        out.append(i)
+        h = hashlib.blake2b(f"{seed}:repeat:{i}".encode(), digest_size=8).digest()
+        if int.from_bytes(h, "big") % 1_000_000 < share * 1_000_000:
+            out.append(i)
+    return out
+
+
+def page_without_repeats(raw: Sequence[int], first: int, size: int) -> tuple[list[int], int]:
+    """Page ``raw[first:first+size]`` with repeats within it dropped; also how many were."""
+    page: list[int] = []
+    seen: set[int] = set()
+    for i in raw[first : first + size]:
+        if i not in seen:
+            seen.add(i)
+            page.append(i)
+    return page, min(size, max(0, len(raw) - first)) - len(page)

@@ -16,6 +16,7 @@ from typing import Any
 
 import duckdb
 
+from tests.selection import catalog_selecting
 from tests.support import ROOT, TapRun, require, run_tap, run_tap_until, sim_config, truth
 
 TARGET_DUCKDB = ROOT / ".meltano/loaders/target-duckdb/venv/bin/target-duckdb"
@@ -251,14 +252,18 @@ def test_a_conversation_live_for_20_days_does_not_pin_the_bookmark(
     lingering = {ds.conversation_id(i) for i in range(0, 600, 200)}
     first_end = dt.datetime(2024, 1, 8, tzinfo=UTC)
     config = sim_config(sim, lookback_days=2, chunk_days=3)
+    catalog = catalog_selecting(
+        tmp_path, config, ["conversation_details", "conversation_participants"]
+    )
     state = None
     upserted: dict[str, dict[str, Any]] = {}
     seen_live: set[str] = set()
+    by_job = 0
     now = first_end
     while now <= dt.datetime(2024, 1, 31, tzinfo=UTC):
         sim.now = now
         config["end_date"] = _iso(now)
-        run = run_tap(tmp_path, config, state=state)
+        run = run_tap(tmp_path, config, state=state, args=("--catalog", str(catalog)))
         assert run.returncode == 0, run.stderr[-3000:]
         assert len(run.ids()) == len(set(run.ids())), "emitted twice within a run"
         subprocess.run(
@@ -275,6 +280,7 @@ def test_a_conversation_live_for_20_days_does_not_pin_the_bookmark(
             upserted[record["conversationId"]] = record  # what an upserting loader keeps
             if record["conversationId"] in lingering and "conversationEnd" not in record:
                 seen_live.add(record["conversationId"])
+        by_job += sum(map(int, re.findall(r"(\d+) ended one\(s\) read by job", run.stderr)))
         state = run.last_state
         now += 4 * DAY
     started = {
@@ -291,16 +297,32 @@ def test_a_conversation_live_for_20_days_does_not_pin_the_bookmark(
                 "SELECT conversationid, conversationend FROM g.conversation_details"
             ).fetchall()
         )
+        loaded_attributes = {
+            (cid, pid): attributes
+            for cid, pid, attributes in con.execute(
+                "SELECT conversationid, participantid, attributes FROM g.conversation_participants"
+            ).fetchall()
+        }
     finally:
         con.close()
+    assert sim.stats.requests["details_multi"] > 0, "open ones were fetched by id"
     for cid in ended:
         assert "conversationEnd" in upserted[cid]
-        final = ds.conversation(ds.index_of(cid), now=sim.now, attributes=False)
-        assert upserted[cid] == final, "the last version emitted is the final one"
+        # The by-id endpoint serves no participant attributes; 86a853e emitted that version
+        # last, so the loaded rows lost them for good (this assertion failed there).
+        final = ds.conversation(ds.index_of(cid), now=sim.now, attributes=True)
+        assert any("attributes" in p for p in final["participants"]), "it has attributes"
+        assert upserted[cid] == final, "the last version emitted is the final one, attributes too"
         assert loaded[cid] is not None, "and the loaded row is the ended version"
+        for participant in final["participants"]:
+            if "attributes" in participant:
+                stored = loaded_attributes[(cid, participant["participantId"])]
+                assert stored is not None, "the participants row keeps its attributes"
+                assert json.loads(stored) == participant["attributes"]
     assert set(loaded) == set(upserted), "one row per conversation in the target"
     assert set(upserted) == truth(sim, "2024-01-01", sim.now.strftime("%Y-%m-%d"))
     assert _summary(run)["refreshed"] >= 1, "the last run fetched open ones by id"
+    assert by_job >= len(ended), "the ended ones were read again by job"
 
 
 def test_open_conversations_beyond_the_bound_are_dropped_with_a_warning(

@@ -1,20 +1,27 @@
 """Synchronous details queries: ``POST .../conversations/details/query`` and users' twin.
 
 Start-day matching and page-number paging; ``totalHits`` is approximate under the
-``overcount_*`` faults.
+``overcount_*`` faults (and varies between requests under ``overcount_varies``), and pages come
+short mid-stream under ``query_repeat_share``, as the real API's do.
 """
 
 from __future__ import annotations
 
-import hashlib
+import itertools
 import json
 from collections import OrderedDict
 from typing import Any
 
 from ..dataset import Dataset
-from ..faults import Faults
+from ..faults import Faults, approximate_part
 from ..filters import FilterError
-from ..selection import FilterSet, Selection, validate_order
+from ..selection import (
+    FilterSet,
+    Selection,
+    page_without_repeats,
+    validate_order,
+    with_repeats,
+)
 from ..timeutil import DAY_MS, day_floor, iso, parse_interval, parse_iso
 from ..users import UserSelection
 from .bodies import QUERY_KEYS, USER_QUERY_KEYS, check_body, paging
@@ -36,6 +43,8 @@ class DetailsQueries:
         self.core = core
         self.dataset = dataset
         self._query_cache: OrderedDict[str, list[int]] = OrderedDict()
+        #: A number per request, so that ``overcount_varies`` draws each count anew.
+        self._draws = itertools.count()
 
     def register(self, routes: RouteTable) -> None:
         """One query route per kind."""
@@ -95,32 +104,31 @@ class DetailsQueries:
             end_inclusive=faults.day_match_end_inclusive,
         )
         indices = self._query_indices(selection, body, now_ms)
+        # The index may hold a record twice; each page drops the repeats it holds.
+        raw = with_repeats(indices, faults.query_repeat_share, str(self.dataset.seed))
         first = (page_number - 1) * page_size
-        page = indices[first : first + page_size]
+        page, dropped = page_without_repeats(raw, first, page_size)
+        if dropped and first + page_size < len(raw):
+            self.core.fault_fired("query_short_page")
         out: Json = {}
-        if len(page):
+        if page:
             out["conversations"] = self.core.served([selection.record(i) for i in page])
             self.core.count_records(len(page))
-        extra = self._overcount(a, b, faults)
+        draw = next(self._draws) if faults.overcount_varies else None
+        extra = self._overcount(a, b, faults, draw)
         if extra:
             self.core.fault_fired("approximate_total")
+        if draw is not None and extra != self._overcount(a, b, faults):
+            self.core.fault_fired("total_varied")
         out["totalHits"] = max(0, len(indices) + extra)
         return out
 
-    def _overcount(self, a: int, b: int, faults: Faults) -> int:
-        """The approximate part of ``totalHits``: a few extra on a seeded share of days."""
-        if faults.overcount_day_share <= 0:
-            return 0
-        extra = 0
-        day = day_floor(a)
-        while day < b:
-            h = hashlib.blake2b(f"{self.dataset.seed}:over:{day}".encode(), digest_size=8)
-            u = int.from_bytes(h.digest(), "big")
-            if (u % 1_000_000) / 1_000_000 < faults.overcount_day_share:
-                size = 1 + (u >> 32) % max(1, abs(faults.overcount_max))
-                extra += size if faults.overcount_max > 0 else -size
-            day += DAY_MS
-        return extra
+    def _overcount(self, a: int, b: int, faults: Faults, draw: int | None = None) -> int:
+        """The approximate part of ``totalHits`` over the days ``[a, b]`` touches."""
+        return sum(
+            approximate_part(self.dataset.seed, day, faults, draw)
+            for day in range(day_floor(a), b, DAY_MS)
+        )
 
     def overcounted_days(self, start: str, end: str) -> list[str]:
         """The UTC days in ``[start, end)`` whose ``totalHits`` the simulator inflates."""

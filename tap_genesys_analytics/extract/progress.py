@@ -37,6 +37,8 @@ class RunCounters:
     largest_gap: int = 0
     live_emitted: int = 0
     refreshed: int = 0
+    #: Refreshed records that had ended, emitted in the version a job read (with attributes).
+    final_by_job: int = 0
     deferred_days: int = 0
     short_unsplittable: int = 0
 
@@ -47,7 +49,8 @@ class RunCounters:
             f"{self.extra_jobs} extra job submission(s); {self.accepted_below} window(s) "
             f"accepted below the API's approximate count, largest gap {self.largest_gap}; "
             f"{self.live_emitted} record(s) emitted while still live, {self.refreshed} fetched "
-            f"again by id; {self.deferred_days} day(s) left to a later run; "
+            f"again by id ({self.final_by_job} ended one(s) read by job, with their attributes); "
+            f"{self.deferred_days} day(s) left to a later run; "
             f"{self.short_unsplittable} window(s) short of the API's count"
         )
 

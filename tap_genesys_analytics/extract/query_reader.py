@@ -1,7 +1,10 @@
 """The query tail: days newer than the jobs' data availability, read by the details query.
 
-One UTC day per chunk, paged by page number with the page saved after each. Live data moves
-between pages, so a day short of its ``totalHits`` is swept again (up to ``QUERY_SWEEPS``); a
+One UTC day per chunk, paged by page number with the page saved after each. A day ends only on
+a page without the ``conversations`` array: ``totalHits`` is approximate (it varies between
+requests and may be below the truth) and a page may be short mid-stream (the API drops
+duplicates server-side), so neither may end the paging. ``totalHits`` feeds only the count check:
+live data moves between pages, so a day short of it is swept again (up to ``QUERY_SWEEPS``); a
 sweep that adds nothing means the count is approximate. A day past the query's result depth, or
 still short after every sweep, holds the watermark before it for a later run's jobs.
 """
@@ -56,7 +59,6 @@ class QueryReader:
         expected = 0
         before = 0
         admit = self.records.admit
-        size = self.settings.query_page_size
         for sweep in range(1, QUERY_SWEEPS + 1):
             try:
                 while True:
@@ -64,12 +66,13 @@ class QueryReader:
                     for record in query.page(chunk, page_number, page):
                         if admit(record, chunk):
                             yield record
+                    # The latest count: it varies between requests of the same query.
                     expected = int(page.scalars.get("totalHits") or 0)
                     position.page = page_number
                     self._save()
                     self.progress.maybe_log()
-                    if page.records < size or page_number * size >= expected:
-                        break
+                    if page.records == 0:
+                        break  # no ``conversations`` array: the page after the last
                     page_number += 1
             except QueryDepthError as exc:
                 self.counters.deferred_days += 1

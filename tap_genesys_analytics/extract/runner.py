@@ -185,7 +185,10 @@ class ChunkRunner:
             )
             chunks += [(c, False) for c in job_part]
         if query_from < window.end and query is not None:
-            chunks += [(c, True) for c in plan_chunks(query_from, window.end, 1)]
+            # A resumed run starts at its watermark, which may lie past ``query_from``: a
+            # day before it is done, and reading it would replace the saved query page.
+            tail_start = max(query_from, window.start)
+            chunks += [(c, True) for c in plan_chunks(tail_start, window.end, 1)]
         return chunks
 
     def _job_chunk(self, chunk: DateWindow) -> Iterator[Record]:

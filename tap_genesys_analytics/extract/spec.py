@@ -29,6 +29,11 @@ class ExtractSpec:
     #: Fetches records again by key (the details endpoint by id); needed when ``is_final``
     #: can be False, so that a record emitted live is emitted again once it is final.
     refresh: Callable[[list[str]], Iterator[Record]] | None = None
+    #: A job body that selects only the given keys over a window of their start days. Set when
+    #: ``refresh`` serves less than jobs do (the by-id endpoint leaves out participant
+    #: ``attributes``): a refreshed record that is final is then read again by such a job, and
+    #: that version, the complete one, is emitted.
+    keys_job_body: Callable[[DateWindow, list[str]], dict[str, Any]] | None = None
     #: Applied to each record first, with the window its job covered: for records that carry
     #: no interval of their own (user details summarise the window they were asked for).
     transform: Callable[[Record, DateWindow], Record] | None = None

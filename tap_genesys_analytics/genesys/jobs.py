@@ -146,6 +146,36 @@ class JobsAPI:
                 raise JobLostError(f"job {job_id} {what}: {exc}") from None
             raise
 
+    def run_through(
+        self,
+        body: Mapping[str, Any],
+        *,
+        context: str,
+        page_size: int,
+        poll_max: float,
+        timeout: float,
+    ) -> Iterator[dict[str, Any]]:
+        """Submit a small job, wait for it, yield every record of every page, delete it.
+
+        For jobs read whole in one go (a few filtered ids): nothing is saved between pages, so
+        a lost job raises :class:`JobLostError` and the caller decides what to do.
+        """
+        job_id = self.submit(body, context=context)
+        try:
+            self.wait(job_id, context=context, poll_max=poll_max, timeout=timeout)
+            cursor: str | None = None
+            while True:
+                page = Page()
+                yield from self.results(
+                    job_id, cursor=cursor, page_size=page_size, page=page, context=context
+                )
+                next_cursor = page.scalars.get("cursor")
+                if not next_cursor:
+                    return
+                cursor = str(next_cursor)
+        finally:
+            self.delete(job_id)
+
     def delete(self, job_id: str) -> None:
         """Delete a job so it does not count against the org's job limits: one short try.
 

@@ -42,6 +42,7 @@ class ConversationDetailsStream(GenesysStream):
             label=self.name,
             is_final=lambda r: bool(r.get("conversationEnd")),
             refresh=query.by_ids,
+            keys_job_body=self._ids_job_body,
         )
         runner = ChunkRunner(spec, settings, self.stream_state, self.save_state)
         end = settings.run_end()
@@ -71,6 +72,22 @@ class ConversationDetailsStream(GenesysStream):
             body["conversationFilters"] = settings.conversation_filters
         if settings.segment_filters:
             body["segmentFilters"] = settings.segment_filters
+        return body
+
+    def _ids_job_body(self, window: DateWindow, ids: list[str]) -> dict[str, Any]:
+        """A job over the start days of ``ids`` that selects only them (jobs carry attributes).
+
+        The stream's own filters stay, so a conversation they no longer select is not served.
+        """
+        body = self._job_body(window, True)
+        by_id = {
+            "type": "or",
+            "predicates": [
+                {"type": "dimension", "dimension": "conversationId", "value": conversation_id}
+                for conversation_id in ids
+            ],
+        }
+        body["conversationFilters"] = [*body.get("conversationFilters", []), by_id]
         return body
 
 
