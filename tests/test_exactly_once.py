@@ -11,12 +11,22 @@ import datetime as dt
 import json
 import re
 import subprocess
+import threading
 from pathlib import Path
 from typing import Any
 
 import duckdb
 
-from tests.support import ROOT, TapRun, require, run_tap, run_tap_until, sim_config, truth
+from tests.support import (
+    ROOT,
+    TapRun,
+    require,
+    run_tap,
+    run_tap_until,
+    sim_config,
+    truth,
+    wait_until,
+)
 
 TARGET_DUCKDB = ROOT / ".meltano/loaders/target-duckdb/venv/bin/target-duckdb"
 
@@ -145,7 +155,10 @@ def test_a_day_deeper_than_the_query_pages_is_left_to_jobs(tmp_path: Path, make_
 
 
 def test_a_resumed_job_still_running_is_waited_for(tmp_path: Path, make_sim) -> None:
-    sim = make_sim(conversations=1000, days=30, job_latency_seconds=3.0)
+    # No job finishes until the test lets it (complete_jobs_max=0): the saved job is still
+    # running when the second run resumes it whatever the machine's speed, and it finishes
+    # only once that run has polled it.
+    sim = make_sim(conversations=1000, days=30, complete_jobs_max=0)
     config = sim_config(sim, max_jobs_in_flight=1, chunk_days=10, job_poll_max_seconds=0.2)
 
     def job_saved(messages: list[dict[str, Any]]) -> bool:
@@ -161,9 +174,19 @@ def test_a_resumed_job_still_running_is_waited_for(tmp_path: Path, make_sim) -> 
     first = run_tap_until(tmp_path, config, job_saved)
     saved = _bookmark(first.last_state)["chunk"]
     assert sim.job_state_of(saved["job_id"]) in {"QUEUED", "PENDING"}, "resumed while running"
-    second = run_tap(tmp_path, config, state=first.last_state)
+    sim.reset_stats()
+    runs: list[TapRun] = []
+    resume = threading.Thread(
+        target=lambda: runs.append(run_tap(tmp_path, config, state=first.last_state))
+    )
+    resume.start()
+    wait_until(lambda: sim.stats.faults["job_held"] >= 1, timeout=300)  # a hang guard
+    sim.set_faults(complete_jobs_max=None)
+    resume.join(timeout=600)
+    (second,) = runs
     assert second.returncode == 0, second.stderr[-3000:]
     assert f"of job {saved['job_id']}" in second.stderr, "the saved job was resumed"
+    assert (saved["job_id"], "") in sim.stats.result_pages, "and read once it finished"
     assert "asking for pages of" not in second.stderr, "not mistaken for a page-size refusal"
     assert set(first.ids()) | set(second.ids()) == truth(sim)
 

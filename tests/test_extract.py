@@ -150,16 +150,23 @@ def test_resume_after_the_job_expired_submits_the_chunk_again(tmp_path: Path, ma
 
 def test_tokens_that_live_two_seconds_are_rotated(tmp_path: Path, make_sim) -> None:
     # Ten 3-day chunks whose jobs each take 0.6 s, one at a time: the run lasts over 6 s, so
-    # 2-second tokens must be renewed at least twice (each ~1.8 s, before they run out).
-    sim = make_sim(conversations=3000, token_ttl_seconds=2, job_latency_seconds=0.6)
+    # tokens announced to live 2 s must be renewed at least twice (each ~1.8 s, before they
+    # run out). The server reports the lifetime but does not refuse late tokens: a renewal can
+    # only come from the tap's own clock, and a slow machine (a longer run) renews more, never
+    # meets a refusal.
+    sim = make_sim(
+        conversations=3000,
+        token_ttl_seconds=2,
+        token_expiry_enforced=False,
+        job_latency_seconds=0.6,
+    )
     config = sim_config(sim, page_size=200, chunk_days=3, max_jobs_in_flight=1)
     started = time.monotonic()
     run = run_tap(tmp_path, config)
-    elapsed = time.monotonic() - started
-    assert elapsed > 6
+    assert time.monotonic() - started > 6, "a lower bound: ten jobs of 0.6 s, one at a time"
+    assert sim.stats.statuses[401] == 0
     assert sim.stats.requests["token"] >= 3, "a run longer than a token's life renews it"
     assert run.returncode == 0, run.stderr
-    assert sim.stats.statuses[401] == 0 or "Retrying" in run.stderr
     assert set(run.ids()) == truth(sim)
     assert len(run.ids()) == len(set(run.ids()))
 

@@ -11,6 +11,8 @@ import uuid
 from pathlib import Path
 from typing import Any
 
+import pytest
+
 from tests.support import TapRun, run_tap, run_tap_until, sim_config, truth
 
 
@@ -94,3 +96,76 @@ def test_a_saved_job_answering_404_is_submitted_again(tmp_path: Path, make_sim) 
     assert sim.stats.requests["job_submit"] == 1, "the window was submitted again"
     assert (chunk["job_id"], chunk["cursor"]) not in sim.stats.result_pages
     _exact(second, sim)
+
+
+def test_a_cancelled_job_is_submitted_again(tmp_path: Path, make_sim) -> None:
+    sim = make_sim(conversations=1500, job_cancel_once=True)
+    run = run_tap(tmp_path, sim_config(sim, page_size=200, chunk_days=10))
+    assert sim.stats.faults["job_cancelled"] == 3, "the first job of each chunk was cancelled"
+    assert run.stderr.count("ended CANCELLED") == 3
+    assert "submitting the window again" in run.stderr
+    _exact(run, sim)
+
+
+def test_cancelled_past_the_attempts_is_one_clear_line(tmp_path: Path, make_sim) -> None:
+    sim = make_sim(conversations=1500, job_cancel_once=True)
+    run = run_tap(tmp_path, sim_config(sim, page_size=200, chunk_days=30, job_max_attempts=1))
+    assert sim.stats.faults["job_cancelled"] == 1
+    assert run.returncode == 1
+    line = run.error_line
+    assert "gave up after 1 job submissions" in line
+    assert "ended CANCELLED" in line
+    assert "Traceback" not in run.stderr
+    assert run.records() == [], "nothing of the cancelled chunk was emitted"
+
+
+# -- a chunk saved while its count was being checked ------------------------------------------
+
+
+def _killed_while_split(tmp_path: Path, sim: Any, config: dict[str, Any]) -> dict[str, Any]:
+    """STATE of a run stopped while it read a short chunk again in halves.
+
+    Only the chunk's own job finishes (``complete_jobs_max=1``): the first half's job stays
+    pending, so the run waits there, its last STATE in phase ``split``, until it is killed.
+    """
+    first = run_tap_until(tmp_path, config, lambda m: _chunk(m).get("phase") == "split")
+    assert sim.stats.faults["truncated"] >= 1, "the chunk's job came back short"
+    state = first.last_state
+    assert state is not None
+    assert state["bookmarks"]["conversation_details"]["chunk"]["phase"] == "split"
+    return state
+
+
+@pytest.mark.parametrize(
+    ("phase", "said"),
+    [
+        ("split", "while being read again in pieces after a short count"),
+        ("verify", "after its last page, before its count was checked"),
+    ],
+)
+def test_a_chunk_saved_while_checked_is_read_again_whole(
+    tmp_path: Path, make_sim, phase: str, said: str
+) -> None:
+    # 4 days of ~50 conversations, and no job returns more than 150: the chunk's count is
+    # short, so it is read again in halves. Killed there, the next run reads the chunk again
+    # from its first page (and its halves again), and says so. "verify" is the same STATE a
+    # moment earlier: every page read, the count not yet checked.
+    sim = make_sim(conversations=1500, truncate_jobs_over=150, complete_jobs_max=1)
+    config = sim_config(
+        sim, page_size=50, chunk_days=4, end_date="2024-01-05T00:00:00Z", max_jobs_in_flight=1
+    )
+    state = _killed_while_split(tmp_path, sim, config)
+    assert sim.stats.faults["job_held"] >= 1, "the first half's job was held"
+    state["bookmarks"]["conversation_details"]["chunk"]["phase"] = phase
+    sim.set_faults(complete_jobs_max=None)
+    sim.reset_stats()
+    second = run_tap(tmp_path, config, state=state)
+    assert second.returncode == 0, second.stderr[-3000:]
+    assert f"was interrupted {said}; submitting it again and reading it from its first page" in (
+        second.stderr
+    )
+    assert sim.stats.faults["truncated"] >= 1, "the whole chunk's job was short again"
+    assert "reading it again as" in second.stderr, "and it was read again in halves"
+    ids = second.ids()
+    assert len(ids) == len(set(ids))
+    assert set(ids) == truth(sim, "2024-01-01", "2024-01-05")
