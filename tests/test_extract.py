@@ -7,12 +7,13 @@ import datetime as dt
 import signal
 import time
 from pathlib import Path
+from typing import Any
 
 import ijson
 import pytest
 
 from tap_genesys_analytics.http.parsing import FAST_BACKEND
-from tests.support import run_tap, run_tap_until, sim_config, truth
+from tests.support import run_tap, run_tap_until, sdk_fields, sim_config, truth
 
 
 def test_ijson_uses_the_c_backend() -> None:
@@ -46,8 +47,17 @@ def test_extracts_exactly_the_truth_with_state_after_every_page(tmp_path: Path, 
 
 
 def test_job_bodies_hold_only_fields_the_api_defines(tmp_path: Path, make_sim) -> None:
-    # The simulator answers 400 to any unknown body field, as the real API does.
+    # Every job body the tap sends is held against the SDK's AsyncConversationQuery (the
+    # simulator's own list of accepted fields is the simulator's, not the API's).
     sim = make_sim(conversations=500)
+    bodies: list[dict[str, Any]] = []
+    submit = sim.submit_job
+
+    def recording_submit(body: Any) -> Any:
+        bodies.append(body)
+        return submit(body)
+
+    sim.submit_job = recording_submit
     config = sim_config(
         sim,
         conversation_filters=[
@@ -70,6 +80,9 @@ def test_job_bodies_hold_only_fields_the_api_defines(tmp_path: Path, make_sim) -
     assert expected, "the filter should select something"
     assert set(run.ids()) == expected
     assert len(run.ids()) == len(expected)
+    assert bodies, "job bodies were sent"
+    assert all(set(body) <= sdk_fields("AsyncConversationQuery") for body in bodies), bodies
+    assert all("conversationFilters" in body and "segmentFilters" in body for body in bodies)
 
 
 def test_partial_days_are_exact(tmp_path: Path, make_sim) -> None:
