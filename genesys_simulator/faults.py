@@ -31,9 +31,9 @@ class Faults:
     bad_json_rate: float = 0.0
     job_fail_once: bool = False
     job_expire_seconds: float | None = None
-    #: Only the first N jobs submitted ever finish; later ones stay PENDING (fault counter
-    #: ``job_held`` on each status of one) until the switch is lifted. A run stalls at a known
-    #: point, so a test can stop it there without racing it.
+    #: Of the jobs submitted while this is set, only the first N finish; later ones stay
+    #: PENDING (fault counter ``job_held`` on each status of one) until it is lifted. A run
+    #: stalls at a known point, so a test can stop it there without racing it.
     complete_jobs_max: int | None = None
     #: The first job of each interval ends CANCELLED instead of FULFILLED (fault counter
     #: ``job_cancelled``), as when an admin or the platform cancels it.

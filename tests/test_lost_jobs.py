@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 
-from tests.support import TapRun, run_tap, run_tap_until, sim_config, truth
+from tests.support import TapRun, run_tap, run_tap_until, sim_config, truth, wait_until
 
 
 def _chunk(messages: list[dict[str, Any]]) -> dict[str, Any]:
@@ -128,8 +128,18 @@ def _killed_while_split(tmp_path: Path, sim: Any, config: dict[str, Any]) -> dic
     Only the chunk's own job finishes (``complete_jobs_max=1``): the first half's job stays
     pending, so the run waits there, its last STATE in phase ``split``, until it is killed.
     """
-    first = run_tap_until(tmp_path, config, lambda m: _chunk(m).get("phase") == "split")
+
+    def waiting_on_a_half(messages: list[dict[str, Any]]) -> bool:
+        if _chunk(messages).get("phase") != "split":
+            return False
+        # The STATE is out when the half's job is submitted; the run then polls that job
+        # and writes nothing more until it finishes, which it never does.
+        wait_until(lambda: sim.stats.faults["job_held"] >= 1, timeout=300)  # a hang guard
+        return True
+
+    first = run_tap_until(tmp_path, config, waiting_on_a_half)
     assert sim.stats.faults["truncated"] >= 1, "the chunk's job came back short"
+    assert sim.stats.faults["job_held"] >= 1, "the first half's job was held"
     state = first.last_state
     assert state is not None
     assert state["bookmarks"]["conversation_details"]["chunk"]["phase"] == "split"
@@ -155,7 +165,6 @@ def test_a_chunk_saved_while_checked_is_read_again_whole(
         sim, page_size=50, chunk_days=4, end_date="2024-01-05T00:00:00Z", max_jobs_in_flight=1
     )
     state = _killed_while_split(tmp_path, sim, config)
-    assert sim.stats.faults["job_held"] >= 1, "the first half's job was held"
     state["bookmarks"]["conversation_details"]["chunk"]["phase"] = phase
     sim.set_faults(complete_jobs_max=None)
     sim.reset_stats()

@@ -173,6 +173,29 @@ def test_expired_token_is_rejected(sim: Simulator) -> None:
     assert_error_body(requests.get(url, headers=headers, timeout=10), 401, "bad.credentials")
 
 
+def test_token_max_uses_expires_a_token_at_a_counted_request(sim: Simulator) -> None:
+    sim.set_faults(token_max_uses=2)
+    headers = {"Authorization": f"Bearer {token(sim)}"}
+    url = f"{sim.url}{JOBS}/availability"
+    assert [requests.get(url, headers=headers, timeout=10).status_code for _ in range(2)] == [
+        200,
+        200,
+    ]
+    body = assert_error_body(requests.get(url, headers=headers, timeout=10), 401)
+    assert body["message"] == "Authentication token has expired."
+    assert sim.stats.faults["token_expired"] == 1
+
+
+def test_an_unenforced_lifetime_counts_late_uses(sim: Simulator) -> None:
+    sim.set_faults(token_ttl_seconds=1, token_expiry_enforced=False)
+    headers = {"Authorization": f"Bearer {token(sim)}"}
+    time.sleep(1.05)  # a lower bound: the token is past its announced second
+    url = f"{sim.url}{JOBS}/availability"
+    assert requests.get(url, headers=headers, timeout=10).status_code == 200
+    assert sim.stats.faults["token_used_past_expiry"] == 1
+    assert sim.stats.faults["token_expired"] == 0
+
+
 # ---------------------------------------------------------------------------- jobs
 
 
@@ -577,6 +600,32 @@ def test_expire_jobs_ends_a_fulfilled_job(sim: Simulator, api: requests.Session)
     assert sim.expire_jobs() >= 1
     assert api.get(f"{sim.url}{JOBS}/{job_id}", timeout=10).json()["state"] == "EXPIRED"
     assert_error_body(api.get(f"{sim.url}{JOBS}/{job_id}/results", timeout=10), 404)
+
+
+def test_complete_jobs_max_holds_later_jobs_until_lifted(
+    sim: Simulator, api: requests.Session
+) -> None:
+    sim.set_faults(complete_jobs_max=1)
+    body = {"interval": "2024-01-08T00:00:00.000Z/2024-01-08T02:00:00.000Z"}
+    first, second = submit(api, sim, body), submit(api, sim, body)
+    assert wait_done(api, sim, first)["state"] == "FULFILLED"
+    for _ in range(3):  # however long it is polled, the held job does not finish
+        assert api.get(f"{sim.url}{JOBS}/{second}", timeout=10).json()["state"] == "PENDING"
+    assert_error_body(api.get(f"{sim.url}{JOBS}/{second}/results", timeout=10), 400)
+    assert sim.stats.faults["job_held"] == 3
+    sim.set_faults(complete_jobs_max=None)
+    assert wait_done(api, sim, second)["state"] == "FULFILLED"
+
+
+def test_fault_job_cancel_once(sim: Simulator, api: requests.Session) -> None:
+    sim.set_faults(job_cancel_once=True)
+    body = {"interval": "2024-01-08T00:00:00.000Z/2024-01-08T02:00:00.000Z"}
+    cancelled = wait_done(api, sim, submit(api, sim, body))
+    assert cancelled["state"] == "CANCELLED"
+    assert cancelled["errorMessage"]
+    assert "completionDate" in cancelled
+    assert sim.stats.faults["job_cancelled"] == 1
+    assert wait_done(api, sim, submit(api, sim, body))["state"] == "FULFILLED"
 
 
 def test_fault_repeat_records(sim: Simulator, api: requests.Session, ds: Dataset) -> None:
