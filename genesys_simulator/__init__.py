@@ -10,10 +10,51 @@ Typical use in a test::
 
 Records are generated on demand from the seed, so the dataset size costs no memory.
 From another process use ``python -m genesys_simulator`` and the ``/_sim/*`` endpoints.
+
+Layout, laid out as the tap is (data, then the HTTP side one module per API family):
+
+Data (no HTTP; these import only each other, downwards, never ``api/`` or ``server``):
+    ``timeutil``      epoch-ms and ISO-8601 helpers.
+    ``faults``        ``Faults``: every fault switch.
+    ``pools``         seeded queues, users, flows, wrap-up codes, ... (the directory entities).
+    ``record_parts``  the vocabulary and small builders of a conversation record.
+    ``records``       ``build_record``: one conversation as the API shows it at a moment.
+    ``dataset``       ``Dataset``: index arithmetic, ids, truth helpers (records via ``records``).
+    ``filters``       the API's conversation/segment filter predicates.
+    ``selection``     which conversations a job or query returns, in which order.
+    ``users``         user presence and routing-status records and their selection.
+    ``aggregates``    aggregation buckets computed over the dataset.
+    ``directory``     the directory listings and their paging.
+
+HTTP (``api/``; a family imports the shared modules below and the data modules, never
+``server``, ``handler`` or another family, except that ``pages`` looks jobs up in ``jobs``):
+    ``api.errors``     ``ApiError`` (Genesys ErrorBody) and ``OAuthError``.
+    ``api.stats``      the counters and ``StatsSnapshot``.
+    ``api.core``       ``Core``: clock, faults, counters, rate admission, injected errors,
+                       issued tokens and the bearer check, all under one lock.
+    ``api.routes``     ``RouteTable`` and the ``Exchange`` a route handler answers through.
+    ``api.handler``    the HTTP handler: parse, admit guarded ``/api/v2/`` requests, dispatch.
+    ``api.bodies``     request-body rules shared by jobs and queries (fields, paging).
+    ``api.oauth``      ``POST /oauth/token``.
+    ``api.jobs``       conversation and user details jobs: availability, submit, status, delete.
+    ``api.pages``      job results pages: cursors, rendering, page cache, body faults.
+    ``api.queries``    conversation and user details queries.
+    ``api.by_id``      conversation details by id.
+    ``api.aggregates`` the conversation aggregates query route.
+    ``api.directory``  the directory listing routes.
+    ``api.control``    the ``/_sim/*`` control plane.
+
+``server`` composes them into the ``Simulator`` facade (lifecycle, and the methods tests call);
+only this package's ``__init__`` and ``__main__`` import it.
+
+A new family is a class taking what it needs (``Core``, ``Dataset``) with a ``register``
+method, e.g. ``routes.add("POST", r"/api/v2/analytics/flows/aggregates/query",
+"flow_aggregates_query", self._route)``, added to the families tuple in ``Simulator``.
 """
 
+from .api.stats import StatsSnapshot
 from .dataset import Dataset
 from .faults import Faults
-from .server import Simulator, StatsSnapshot
+from .server import Simulator
 
 __all__ = ["Dataset", "Faults", "Simulator", "StatsSnapshot"]

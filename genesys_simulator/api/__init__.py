@@ -1,0 +1,1 @@
+"""The simulator's HTTP side: the shared core, the route table and one module per API family."""

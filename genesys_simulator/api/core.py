@@ -1,0 +1,220 @@
+"""What every API family shares: the clock, faults, counters, rate admission, tokens, errors.
+
+One re-entrant lock guards all mutable simulator state; families take ``core.lock`` for their
+own state too, so a fault change and the state it invalidates change together.
+"""
+
+from __future__ import annotations
+
+import math
+import random
+import threading
+import time
+from collections import deque
+from collections.abc import Callable
+
+from ..faults import Faults
+from .errors import ERROR_MESSAGES, ApiError
+from .stats import Stats, StatsSnapshot
+
+DEFAULT_RATE_ALLOWED = 300
+
+
+class Core:
+    """Shared simulator state: clock, faults, counters, rate windows and issued tokens."""
+
+    def __init__(self, seed: int, faults: Faults, now_ms: int) -> None:
+        """Start the clock at ``now_ms``; ``seed`` makes the fault coin flips repeat."""
+        self.lock = threading.RLock()
+        self._faults = faults
+        self._now_ms = now_ms
+        self._stats = Stats()
+        self._tokens: dict[str, float] = {}
+        self._accepted: deque[float] = deque()
+        self._accepted_by_token: dict[str, deque[float]] = {}
+        self._seen: deque[float] = deque()
+        self._rng = random.Random(seed)
+        self._fault_watchers: list[Callable[[Faults], None]] = []
+
+    # ----------------------------------------------------------------- clock
+    @property
+    def now_ms(self) -> int:
+        """The simulator's clock as epoch milliseconds."""
+        return self._now_ms
+
+    @now_ms.setter
+    def now_ms(self, value: int) -> None:
+        with self.lock:
+            self._now_ms = value
+
+    def available_ms(self) -> int:
+        """``dataAvailabilityDate`` as epoch ms: the clock minus the configured lag."""
+        return self._now_ms - int(self._faults.availability_lag_seconds * 1000)
+
+    # ----------------------------------------------------------------- faults
+    @property
+    def faults(self) -> Faults:
+        """The live fault configuration."""
+        return self._faults
+
+    def watch_faults(self, watcher: Callable[[Faults], None]) -> None:
+        """Call ``watcher`` with the new faults after each change, under the lock."""
+        self._fault_watchers.append(watcher)
+
+    def set_faults(self, **changes: object) -> Faults:
+        """Replace fault fields atomically; returns the new configuration."""
+        with self.lock:
+            previous = self._faults
+            self._faults = previous.replace(**changes)
+            if self._faults.rate_limit_per_minute != previous.rate_limit_per_minute:
+                self._accepted.clear()  # a new limit starts with a fresh window
+                self._accepted_by_token.clear()
+            for watcher in self._fault_watchers:
+                watcher(self._faults)
+            return self._faults
+
+    def roll(self, rate: float) -> bool:
+        """Seeded coin flip, so fault sequences repeat across runs."""
+        if rate <= 0:
+            return False
+        with self.lock:
+            return self._rng.random() < rate
+
+    def maybe_inject_error(self) -> None:
+        """Fail an analytics call with one of ``error_statuses`` at ``error_rate``."""
+        faults = self._faults
+        if not faults.error_statuses or not self.roll(faults.error_rate):
+            return
+        with self.lock:
+            status = self._rng.choice(faults.error_statuses)
+            self._stats.faults["error"] += 1
+        if status == 429:
+            raise ApiError(
+                429,
+                "Rate limit exceeded the maximum. Retry the request in [1] seconds",
+                headers={"Retry-After": "1"},
+            )
+        raise ApiError(status, ERROR_MESSAGES.get(status, "Injected failure."))
+
+    # ----------------------------------------------------------------- counters
+    @property
+    def stats(self) -> StatsSnapshot:
+        """A snapshot of the counters."""
+        with self.lock:
+            return self._stats.snapshot()
+
+    def reset_stats(self) -> None:
+        """Zero every counter (the rolling request windows included)."""
+        with self.lock:
+            self._stats = Stats()
+            self._seen.clear()
+            self._accepted.clear()
+            self._accepted_by_token.clear()
+
+    def count_request(self, route: str) -> None:
+        """Count a request by route name."""
+        with self.lock:
+            self._stats.requests[route] += 1
+
+    def fault_fired(self, name: str, times: int = 1) -> None:
+        """Count a fault that happened (``stats.faults``)."""
+        with self.lock:
+            self._stats.faults[name] += times
+
+    def count_status(self, status: int) -> None:
+        """Count a response status."""
+        with self.lock:
+            self._stats.statuses[status] += 1
+
+    def count_records(self, count: int) -> None:
+        """Count records served outside job results pages (details queries)."""
+        with self.lock:
+            self._stats.records_served += count
+
+    def note_result_page(self, job_id: str, cursor: str, count: int) -> None:
+        """Record a cleanly served results page."""
+        with self.lock:
+            self._stats.result_pages[(job_id, cursor)] += 1
+            if count > 0:
+                self._stats.records_served += count
+
+    def count_encoding(self, encoding: str) -> None:
+        """Count a results page by its ``Content-Encoding``."""
+        with self.lock:
+            self._stats.encodings[encoding] += 1
+
+    # ----------------------------------------------------------------- rate admission
+    def _window(self, token: str | None) -> deque[float]:
+        """The accepted-requests window that ``token`` counts against (call under the lock)."""
+        if self._faults.rate_limit_per_token and token is not None:
+            return self._accepted_by_token.setdefault(token, deque())
+        return self._accepted
+
+    def admit_api_request(self, token: str | None = None) -> None:
+        """Track rolling windows and apply the strict limiter; raises a 429 ``ApiError``."""
+        now = time.monotonic()
+        with self.lock:
+            while self._seen and self._seen[0] <= now - 60:
+                self._seen.popleft()
+            self._seen.append(now)
+            self._stats.max_requests_per_60s = max(
+                self._stats.max_requests_per_60s, len(self._seen)
+            )
+            accepted = self._window(token)
+            while accepted and accepted[0] <= now - 60:
+                accepted.popleft()
+            limit = self._faults.rate_limit_per_minute
+            if limit is not None and len(accepted) >= limit:
+                self._stats.rate_limited += 1
+                wait = max(1, math.ceil(accepted[0] + 60 - now))
+                raise ApiError(
+                    429,
+                    f"Rate limit exceeded the maximum. Retry the request in [{wait}] seconds",
+                    headers={"Retry-After": str(wait)},
+                )
+            accepted.append(now)
+
+    def rate_headers(self, token: str | None = None) -> dict[str, str]:
+        """Build the ``inin-ratelimit-*`` headers describing the current window."""
+        now = time.monotonic()
+        with self.lock:
+            accepted = self._window(token)
+            count = len(accepted)
+            reset = math.ceil(accepted[0] + 60 - now) if accepted else 60
+            allowed = self._faults.rate_limit_per_minute or DEFAULT_RATE_ALLOWED
+        return {
+            "inin-ratelimit-count": str(count),
+            "inin-ratelimit-allowed": str(allowed),
+            "inin-ratelimit-reset": str(max(0, reset)),
+        }
+
+    # ----------------------------------------------------------------- bearer tokens
+    def add_token(self, token: str, ttl_seconds: float) -> None:
+        """Accept ``token`` for ``ttl_seconds`` of wall time (OAuth issues it)."""
+        with self.lock:
+            self._tokens[token] = time.monotonic() + ttl_seconds
+
+    def issued_tokens(self) -> list[str]:
+        """Every access token handed out so far (tests grep logs for them)."""
+        with self.lock:
+            return list(self._tokens)
+
+    def revoke_tokens(self) -> int:
+        """Forget every token issued so far, as an admin revoking a client's tokens would."""
+        with self.lock:
+            count = len(self._tokens)
+            self._tokens.clear()
+            return count
+
+    def check_bearer(self, authorization: str | None) -> str:
+        """Reject a missing, unknown or expired bearer token with 401; return the token."""
+        if not authorization or not authorization.lower().startswith("bearer "):
+            raise ApiError(401, "No authentication bearer token specified in authorization header.")
+        token = authorization[7:].strip()
+        with self.lock:
+            expiry = self._tokens.get(token)
+        if expiry is None:
+            raise ApiError(401, "Invalid login credentials.")
+        if time.monotonic() >= expiry:
+            raise ApiError(401, "Authentication token has expired.")
+        return token
