@@ -51,13 +51,13 @@ def test_job_bodies_hold_only_fields_the_api_defines(tmp_path: Path, make_sim) -
     # simulator's own list of accepted fields is the simulator's, not the API's).
     sim = make_sim(conversations=500)
     bodies: list[dict[str, Any]] = []
-    submit = sim.submit_job
+    submit = sim.jobs.submit_job
 
     def recording_submit(body: Any) -> Any:
         bodies.append(body)
         return submit(body)
 
-    sim.submit_job = recording_submit
+    sim.jobs.submit_job = recording_submit
     config = sim_config(
         sim,
         conversation_filters=[

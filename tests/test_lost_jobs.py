@@ -55,7 +55,7 @@ def test_a_results_page_answering_404_submits_the_window_again(tmp_path: Path, m
     def delete_after_two_pages(messages: list[dict[str, Any]]) -> bool:
         chunk = _chunk(messages)
         if not deleted and chunk.get("cursor") and chunk["pages"] >= 2:
-            sim.delete_job(chunk["job_id"])
+            sim.jobs.delete_job(chunk["job_id"])
             deleted.append(chunk["job_id"])
         return False
 

@@ -30,6 +30,7 @@ class Core:
         self._now_ms = now_ms
         self._stats = Stats()
         self._tokens: dict[str, float] = {}
+        self._token_uses: dict[str, int] = {}
         self._accepted: deque[float] = deque()
         self._accepted_by_token: dict[str, deque[float]] = {}
         self._seen: deque[float] = deque()
@@ -193,6 +194,7 @@ class Core:
         """Accept ``token`` for ``ttl_seconds`` of wall time (OAuth issues it)."""
         with self.lock:
             self._tokens[token] = time.monotonic() + ttl_seconds
+            self._token_uses[token] = 0
 
     def issued_tokens(self) -> list[str]:
         """Every access token handed out so far (tests grep logs for them)."""
@@ -213,8 +215,18 @@ class Core:
         token = authorization[7:].strip()
         with self.lock:
             expiry = self._tokens.get(token)
+            uses = self._token_uses.get(token, 0) + 1
+            if expiry is not None:
+                self._token_uses[token] = uses
         if expiry is None:
             raise ApiError(401, "Invalid login credentials.")
-        if time.monotonic() >= expiry:
+        faults = self._faults
+        if faults.token_max_uses is not None and uses > faults.token_max_uses:
+            self.fault_fired("token_expired")
             raise ApiError(401, "Authentication token has expired.")
+        if time.monotonic() >= expiry:
+            if faults.token_expiry_enforced:
+                self.fault_fired("token_expired")
+                raise ApiError(401, "Authentication token has expired.")
+            self.fault_fired("token_used_past_expiry")
         return token
