@@ -59,7 +59,8 @@ class Faults:
     #: it to reach the limit with a small data set.
     query_max_results: int = 100_000
     #: Whether an interval ending exactly at 00:00:00.000Z "touches" the next day under
-    #: start-of-day matching. Undocumented; on, the simulator takes the pessimistic reading.
+    #: start-of-day matching. Undocumented; on, the simulator takes the pessimistic reading
+    #: (fault counter ``day_match_end_inclusive`` for each such interval it widens).
     day_match_end_inclusive: bool = False
 
     def replace(self, **changes: Any) -> Faults:

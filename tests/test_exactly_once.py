@@ -16,8 +16,11 @@ from pathlib import Path
 from typing import Any
 
 import duckdb
+import requests
 
 from tests.support import (
+    CLIENT_ID,
+    CLIENT_SECRET,
     ROOT,
     TapRun,
     require,
@@ -94,9 +97,30 @@ def test_day_matched_counts_end_at_the_last_millisecond(tmp_path: Path, make_sim
     # A server that lets an interval ending at 00:00:00.000Z touch the next day: counts and
     # jobs that end there would take in a day too many.
     sim = make_sim(conversations=1500, days=30, day_match_end_inclusive=True)
+    # First the fault itself: a day-matched query ending at midnight counts the next day too.
+    api = requests.Session()
+    api.headers["Authorization"] = (
+        "Bearer "
+        + requests.post(
+            f"{sim.url}/oauth/token",
+            auth=(CLIENT_ID, CLIENT_SECRET),
+            data={"grant_type": "client_credentials"},
+            timeout=10,
+        ).json()["access_token"]
+    )
+    query = f"{sim.url}/api/v2/analytics/conversations/details/query"
+    to_midnight = {"interval": "2024-01-05T00:00:00.000Z/2024-01-06T00:00:00.000Z"}
+    to_last_ms = {"interval": "2024-01-05T00:00:00.000Z/2024-01-05T23:59:59.999Z"}
+    widened = api.post(query, json=to_midnight, timeout=30).json()["totalHits"]
+    assert sim.stats.faults["day_match_end_inclusive"] == 1
+    assert widened == len(truth(sim, "2024-01-05", "2024-01-07")), "two days counted"
+    one_day = api.post(query, json=to_last_ms, timeout=30).json()["totalHits"]
+    assert one_day == len(truth(sim, "2024-01-05", "2024-01-06")) < widened
+    sim.reset_stats()
     run = run_tap(tmp_path, sim_config(sim, chunk_days=5))
     assert run.returncode == 0, run.stderr[-3000:]
     assert sim.stats.requests["details_query"] > 0
+    assert sim.stats.faults["day_match_end_inclusive"] == 0, "no interval the tap sent ends there"
     assert set(run.ids()) == truth(sim)
     assert len(run.ids()) == len(set(run.ids()))
     assert _summary(run)["rereads"] == 0, "every count matched its own days"

@@ -16,7 +16,7 @@ from typing import Any
 from ..dataset import Dataset
 from ..filters import FilterError
 from ..selection import FilterSet, ResultSource, Selection, validate_order
-from ..timeutil import iso
+from ..timeutil import DAY_MS, iso, parse_interval
 from ..users import UserSelection
 from .bodies import JOB_KEYS, USER_JOB_KEYS, check_body, positive_int
 from .core import Core
@@ -137,6 +137,9 @@ class Jobs:
             )
         except FilterError as exc:
             raise ApiError(400, str(exc)) from exc
+        widens = start_day and self.core.faults.day_match_end_inclusive
+        if widens and parse_interval(body["interval"])[1] % DAY_MS == 0:
+            self.core.fault_fired("day_match_end_inclusive")  # the next day is taken in
         return self._register_job(
             "conversation",
             body=body,

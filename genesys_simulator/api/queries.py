@@ -94,6 +94,8 @@ class DetailsQueries:
             descending=descending,
             end_inclusive=faults.day_match_end_inclusive,
         )
+        if faults.day_match_end_inclusive and b % DAY_MS == 0:
+            self.core.fault_fired("day_match_end_inclusive")  # the next day is taken in
         indices = self._query_indices(selection, body, now_ms)
         first = (page_number - 1) * page_size
         page = indices[first : first + page_size]
