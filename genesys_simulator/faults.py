@@ -19,12 +19,26 @@ class Faults:
     """
 
     token_ttl_seconds: int = 86400
+    #: Refuse a token once it is past ``token_ttl_seconds`` (the API does). Off, the lifetime is
+    #: only reported in ``expires_in`` and every late use counts ``token_used_past_expiry``:
+    #: a test of early renewal then needs no race between a slow request and the clock.
+    token_expiry_enforced: bool = True
+    #: A token answers this many API requests, then is refused as expired (fault counter
+    #: ``token_expired``): tokens run out at a counted point instead of a wall-clock one.
+    token_max_uses: int | None = None
     error_rate: float = 0.0
     error_statuses: tuple[int, ...] = field(default=DEFAULT_ERROR_STATUSES)
     cut_body_rate: float = 0.0
     bad_json_rate: float = 0.0
     job_fail_once: bool = False
     job_expire_seconds: float | None = None
+    #: Of the jobs submitted while this is set, only the first N finish; later ones stay
+    #: PENDING (fault counter ``job_held`` on each status of one) until it is lifted. A run
+    #: stalls at a known point, so a test can stop it there without racing it.
+    complete_jobs_max: int | None = None
+    #: The first job of each interval ends CANCELLED instead of FULFILLED (fault counter
+    #: ``job_cancelled``), as when an admin or the platform cancels it.
+    job_cancel_once: bool = False
     repeat_records: int = 0
     truncate_jobs_over: int | None = None
     rate_limit_per_minute: int | None = None
@@ -56,7 +70,8 @@ class Faults:
     #: it to reach the limit with a small data set.
     query_max_results: int = 100_000
     #: Whether an interval ending exactly at 00:00:00.000Z "touches" the next day under
-    #: start-of-day matching. Undocumented; on, the simulator takes the pessimistic reading.
+    #: start-of-day matching. Undocumented; on, the simulator takes the pessimistic reading
+    #: (fault counter ``day_match_end_inclusive`` for each such interval it widens).
     day_match_end_inclusive: bool = False
     #: Genesys omits empty arrays, so a job's cursor may lead to a page that is the envelope
     #: alone (``{"dataAvailabilityDate": ...}``): on, every job's last records page still

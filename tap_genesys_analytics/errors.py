@@ -8,11 +8,15 @@ from __future__ import annotations
 
 import enum
 import json
+import re
 from collections.abc import Mapping
 from typing import Any
 
 #: Statuses that are worth another try: throttling, timeouts and server-side failures.
 RETRY_STATUSES = frozenset({408, 429, 500, 502, 503, 504})
+
+#: A credential a server or gateway may quote back in an error body.
+_CREDENTIAL = re.compile(r"(?i)\b(bearer|basic)\s+[A-Za-z0-9._~+/=-]+")
 
 #: The permission each analytics endpoint needs, for the message of a 403.
 PERMISSIONS = {
@@ -115,7 +119,9 @@ def describe(
     if code:
         parts.append(f"code={code}")
     if message:
-        parts.append(f"message={str(message)[:300]!r}")
+        # A gateway may echo the Authorization header back; the line goes to logs.
+        quoted = _CREDENTIAL.sub(lambda m: f"{m.group(1)} [redacted]", str(message))
+        parts.append(f"message={quoted[:300]!r}")
     if correlation:
         parts.append(f"correlation-id={correlation}")
     line = "; ".join(parts)

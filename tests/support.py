@@ -208,3 +208,12 @@ def wait_until(predicate: Callable[[], bool], timeout: float = 10.0) -> None:
             msg = "condition not met in time"
             raise AssertionError(msg)
         time.sleep(0.05)
+
+
+def sdk_fields(model: str) -> frozenset[str]:
+    """JSON field names of ``model`` in the official Genesys SDK (``fixtures/sdk_models.json``).
+
+    Request bodies are checked against the API's own model, not a list a test wrote.
+    """
+    data = json.loads((Path(__file__).parent / "fixtures" / "sdk_models.json").read_text())
+    return frozenset(data["models"][model]["fields"])

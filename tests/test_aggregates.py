@@ -28,7 +28,7 @@ from tap_genesys_analytics.genesys.aggregates import (
 )
 from tap_genesys_analytics.windows import DateWindow, iso
 from tests.selection import catalog_selecting
-from tests.support import day, run_tap, sim_config
+from tests.support import day, run_tap, sdk_fields, sim_config
 
 KEY = ("query_name", "group_key", "interval_start", "metric", "qualifier")
 QUERIES: list[dict[str, Any]] = [
@@ -144,6 +144,8 @@ def test_body_holds_only_conversation_aggregation_query_fields() -> None:
     }
     zoned = AggregateQuery(name="z", metrics=("nOffered",), time_zone="Europe/Paris")
     assert query_body(zoned, window)["timeZone"] == "Europe/Paris"
+    for sent in (body, query_body(zoned, window)):
+        assert set(sent) <= sdk_fields("ConversationAggregationQuery")
 
 
 def test_flatten_one_row_per_metric_with_stats_columns() -> None:

@@ -76,7 +76,8 @@ def test_a_foreign_or_broken_state_is_one_line(tmp_path: Path, make_sim, state_t
 
 
 def test_no_secret_in_any_output_at_debug_level(tmp_path: Path, make_sim) -> None:
-    sim = make_sim(conversations=400, token_ttl_seconds=1, job_latency_seconds=0.3)
+    # Tokens run out after five requests: 401s and renewals happen on any machine.
+    sim = make_sim(conversations=400, token_max_uses=5, job_latency_seconds=0.3)
     run = run_tap(
         tmp_path,
         sim_config(sim, page_size=100, chunk_days=2, max_jobs_in_flight=1),
@@ -88,6 +89,8 @@ def test_no_secret_in_any_output_at_debug_level(tmp_path: Path, make_sim) -> Non
     basic = base64.b64encode(f"{CLIENT_ID}:{CLIENT_SECRET}".encode()).decode()
     assert CLIENT_SECRET not in output
     assert basic not in output
+    assert sim.stats.faults["token_expired"] >= 1, "a token was refused"
+    assert "HTTP 401" in run.stderr, "the refusal was logged"
     tokens = sim.issued_tokens()
     assert len(tokens) >= 2, "several tokens were issued"
     for token in tokens:

@@ -11,13 +11,26 @@ import datetime as dt
 import json
 import re
 import subprocess
+import threading
 from pathlib import Path
 from typing import Any
 
 import duckdb
+import requests
 
 from tests.selection import catalog_selecting
-from tests.support import ROOT, TapRun, require, run_tap, run_tap_until, sim_config, truth
+from tests.support import (
+    CLIENT_ID,
+    CLIENT_SECRET,
+    ROOT,
+    TapRun,
+    require,
+    run_tap,
+    run_tap_until,
+    sim_config,
+    truth,
+    wait_until,
+)
 
 TARGET_DUCKDB = ROOT / ".meltano/loaders/target-duckdb/venv/bin/target-duckdb"
 
@@ -85,9 +98,30 @@ def test_day_matched_counts_end_at_the_last_millisecond(tmp_path: Path, make_sim
     # A server that lets an interval ending at 00:00:00.000Z touch the next day: counts and
     # jobs that end there would take in a day too many.
     sim = make_sim(conversations=1500, days=30, day_match_end_inclusive=True)
+    # First the fault itself: a day-matched query ending at midnight counts the next day too.
+    api = requests.Session()
+    api.headers["Authorization"] = (
+        "Bearer "
+        + requests.post(
+            f"{sim.url}/oauth/token",
+            auth=(CLIENT_ID, CLIENT_SECRET),
+            data={"grant_type": "client_credentials"},
+            timeout=10,
+        ).json()["access_token"]
+    )
+    query = f"{sim.url}/api/v2/analytics/conversations/details/query"
+    to_midnight = {"interval": "2024-01-05T00:00:00.000Z/2024-01-06T00:00:00.000Z"}
+    to_last_ms = {"interval": "2024-01-05T00:00:00.000Z/2024-01-05T23:59:59.999Z"}
+    widened = api.post(query, json=to_midnight, timeout=30).json()["totalHits"]
+    assert sim.stats.faults["day_match_end_inclusive"] == 1
+    assert widened == len(truth(sim, "2024-01-05", "2024-01-07")), "two days counted"
+    one_day = api.post(query, json=to_last_ms, timeout=30).json()["totalHits"]
+    assert one_day == len(truth(sim, "2024-01-05", "2024-01-06")) < widened
+    sim.reset_stats()
     run = run_tap(tmp_path, sim_config(sim, chunk_days=5))
     assert run.returncode == 0, run.stderr[-3000:]
     assert sim.stats.requests["details_query"] > 0
+    assert sim.stats.faults["day_match_end_inclusive"] == 0, "no interval the tap sent ends there"
     assert set(run.ids()) == truth(sim)
     assert len(run.ids()) == len(set(run.ids()))
     assert _summary(run)["rereads"] == 0, "every count matched its own days"
@@ -146,7 +180,10 @@ def test_a_day_deeper_than_the_query_pages_is_left_to_jobs(tmp_path: Path, make_
 
 
 def test_a_resumed_job_still_running_is_waited_for(tmp_path: Path, make_sim) -> None:
-    sim = make_sim(conversations=1000, days=30, job_latency_seconds=3.0)
+    # No job finishes until the test lets it (complete_jobs_max=0): the saved job is still
+    # running when the second run resumes it whatever the machine's speed, and it finishes
+    # only once that run has polled it.
+    sim = make_sim(conversations=1000, days=30, complete_jobs_max=0)
     config = sim_config(sim, max_jobs_in_flight=1, chunk_days=10, job_poll_max_seconds=0.2)
 
     def job_saved(messages: list[dict[str, Any]]) -> bool:
@@ -162,9 +199,19 @@ def test_a_resumed_job_still_running_is_waited_for(tmp_path: Path, make_sim) -> 
     first = run_tap_until(tmp_path, config, job_saved)
     saved = _bookmark(first.last_state)["chunk"]
     assert sim.job_state_of(saved["job_id"]) in {"QUEUED", "PENDING"}, "resumed while running"
-    second = run_tap(tmp_path, config, state=first.last_state)
+    sim.reset_stats()
+    runs: list[TapRun] = []
+    resume = threading.Thread(
+        target=lambda: runs.append(run_tap(tmp_path, config, state=first.last_state))
+    )
+    resume.start()
+    wait_until(lambda: sim.stats.faults["job_held"] >= 1, timeout=300)  # a hang guard
+    sim.set_faults(complete_jobs_max=None)
+    resume.join(timeout=600)
+    (second,) = runs
     assert second.returncode == 0, second.stderr[-3000:]
     assert f"of job {saved['job_id']}" in second.stderr, "the saved job was resumed"
+    assert (saved["job_id"], "") in sim.stats.result_pages, "and read once it finished"
     assert "asking for pages of" not in second.stderr, "not mistaken for a page-size refusal"
     assert set(first.ids()) | set(second.ids()) == truth(sim)
 
@@ -225,7 +272,7 @@ def test_a_kill_while_a_short_chunk_is_read_again_re_emits_that_chunk_only(
     assert saved["chunk"]["phase"] == "split", "killed while the chunk was read again"
     second = run_tap(tmp_path, config, state=first.last_state)
     assert second.returncode == 0, second.stderr[-3000:]
-    assert "reading it again from its first page" in second.stderr
+    assert "submitting it again and reading it from its first page" in second.stderr
     expected = truth(sim, end="2024-01-16")
     assert set(first.ids()) | set(second.ids()) == expected
     chunk_start, chunk_end = (part[:10] for part in saved["chunk"]["interval"].split("/"))

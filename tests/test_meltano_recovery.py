@@ -12,7 +12,6 @@ import json
 import os
 import signal
 import subprocess
-import time
 from pathlib import Path
 from typing import Any
 
@@ -20,7 +19,7 @@ import duckdb
 import pytest
 
 from genesys_simulator import Simulator
-from tests.support import CLIENT_ID, CLIENT_SECRET, ROOT, require, start_sim, truth
+from tests.support import CLIENT_ID, CLIENT_SECRET, ROOT, require, start_sim, truth, wait_until
 
 MELTANO = ROOT / ".venv-meltano" / "bin" / "meltano"
 STATE_ID = "dev:tap-genesys-analytics-to-target-duckdb"
@@ -74,7 +73,9 @@ def _table_ids(db: Path, table: str = "conversation_details") -> list[str]:
 def test_interrupted_meltano_run_resumes_from_meltanos_state(
     meltano: Path, tmp_path: Path, sig: int
 ) -> None:
-    sim = start_sim(conversations=3000, job_latency_seconds=0.2)
+    # Only the first four jobs finish: the run stalls at the fifth chunk until it is killed,
+    # so the kill lands mid-range however fast or slow the machine is.
+    sim = start_sim(conversations=3000, job_latency_seconds=0.2, complete_jobs_max=4)
     try:
         env = _env(
             sim,
@@ -96,22 +97,31 @@ def test_interrupted_meltano_run_resumes_from_meltanos_state(
             stderr=subprocess.DEVNULL,
             start_new_session=True,
         )
-        deadline = time.monotonic() + 300
-        while sum(sim.stats.result_pages.values()) < 12 and time.monotonic() < deadline:
-            time.sleep(0.2)
+        # The tap waits on the held job; the loader confirms the batches before it. Nothing
+        # moves after that, so polling for both cannot miss the moment (timeouts: hang guards).
+        wait_until(lambda: sim.stats.faults["job_held"] >= 1, timeout=300)
+
+        def confirmed() -> dict[str, Any] | None:
+            saved = _meltano(meltano, "state", "get", STATE_ID, env=env)
+            if saved.returncode != 0:
+                return None
+            bookmark = json.loads(saved.stdout)["singer_state"]["bookmarks"]
+            position = bookmark.get("conversation_details", {})
+            return position if position.get("watermark", "") > "2024-01-01T00:00:00.000Z" else None
+
+        wait_until(lambda: confirmed() is not None, timeout=300)
         os.killpg(proc.pid, sig)
         proc.wait(timeout=120)
-        assert sum(sim.stats.result_pages.values()) < 40, "the run was stopped mid-way"
-
-        saved = _meltano(meltano, "state", "get", STATE_ID, env=env)
-        assert saved.returncode == 0, saved.stderr[-2000:]
-        position = json.loads(saved.stdout)["singer_state"]["bookmarks"]["conversation_details"]
+        assert sim.stats.requests["job_submit"] < 10, "the run was stopped mid-way"
+        position = confirmed()
+        assert position is not None
         assert "run" in position, "Meltano kept the position of the interrupted run"
         watermark = position["watermark"]
         assert "2024-01-01T00:00:00.000Z" < watermark < "2024-01-31T00:00:00.000Z"
 
         # After SIGKILL Meltano still sees its own run as active; --force is its documented way
         # on (README, "Interrupted runs"). The position still comes from Meltano's state.
+        sim.set_faults(complete_jobs_max=None)
         sim.reset_stats()
         force = ("--force",) if sig == signal.SIGKILL else ()
         again = _meltano(meltano, "run", *force, "tap-genesys-analytics", "target-duckdb", env=env)
@@ -147,11 +157,13 @@ def test_meltano_connection_test(meltano: Path, tmp_path: Path) -> None:
         ok = _meltano(meltano, "config", "test", "tap-genesys-analytics", env=_env(sim, tmp_path))
         assert ok.returncode == 0, ok.stdout[-2000:] + ok.stderr[-2000:]
         bad_env = _env(sim, tmp_path, TAP_GENESYS_ANALYTICS_CLIENT_SECRET="wrong-secret")
-        started = time.monotonic()
+        sim.reset_stats()
         bad = _meltano(meltano, "config", "test", "tap-genesys-analytics", env=bad_env)
         assert bad.returncode != 0
         assert "check client_id and client_secret" in bad.stdout + bad.stderr
-        assert time.monotonic() - started < 60, "fails on the first request, not after a job"
+        assert sim.stats.requests["token"] >= 1, "the login was refused"
+        api_calls = sum(sim.stats.requests.values()) - sim.stats.requests["token"]
+        assert api_calls == 0, "fails on the login, before any API request (no job)"
     finally:
         sim.stop()
 

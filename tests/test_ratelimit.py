@@ -248,26 +248,112 @@ def test_a_longer_pause_extends_the_hold() -> None:
     assert clock.now >= 1012.0 - 1e-9
 
 
-def test_pause_blocks_threads_already_waiting() -> None:
-    """Real clock: threads that call acquire() during a pause all wait it out."""
-    limiter = RateLimiter(60_000, burst=50)
-    limiter.pause(0.3)
-    started = time.monotonic()
-    finished: list[float] = []
-    lock = threading.Lock()
+class SteppedClock:
+    """A clock that threads sleep on for real until the test moves it forward.
 
-    def worker() -> None:
+    ``sleep`` blocks its thread until the clock reaches the wake-up time, so the test decides
+    when a pause has passed and no outcome depends on how fast the machine schedules threads.
+    """
+
+    def __init__(self, start: float = 1000.0) -> None:
+        self.now = start
+        self.done: list[int] = []
+        self._wakes: list[float] = []
+        self._cond = threading.Condition()
+
+    def __call__(self) -> float:
+        with self._cond:
+            return self.now
+
+    def sleep(self, seconds: float) -> None:
+        with self._cond:
+            wake = self.now + seconds
+            self._wakes.append(wake)
+            self._cond.notify_all()
+            self._cond.wait_for(lambda: self.now >= wake)
+            self._wakes.remove(wake)
+
+    def advance(self, seconds: float) -> None:
+        with self._cond:
+            self.now += seconds
+            self._cond.notify_all()
+
+    def finished(self, i: int) -> None:
+        with self._cond:
+            self.done.append(i)
+            self._cond.notify_all()
+
+    def settle(self, asleep: int, done: int) -> None:
+        """Block until ``asleep`` threads sleep into the future and ``done`` have finished.
+
+        The timeout is a hang guard, not a measure: the state is reached however slowly the
+        threads run, and no thread can leave the state before the clock moves again.
+        """
+
+        def reached() -> bool:
+            waiting = sum(1 for wake in self._wakes if wake > self.now)
+            return waiting == asleep and len(self.done) == done
+
+        with self._cond:
+            assert self._cond.wait_for(reached, timeout=60), (self._wakes, self.now, self.done)
+
+
+def _acquire_in_threads(
+    limiter: RateLimiter, clock: SteppedClock, n: int
+) -> list[threading.Thread]:
+    def worker(i: int) -> None:
         limiter.acquire()
-        with lock:
-            finished.append(time.monotonic() - started)
+        clock.finished(i)
 
-    threads = [threading.Thread(target=worker) for _ in range(6)]
+    threads = [threading.Thread(target=worker, args=(i,), daemon=True) for i in range(n)]
     for thread in threads:
         thread.start()
+    return threads
+
+
+def _join(threads: list[threading.Thread]) -> None:
     for thread in threads:
-        thread.join(timeout=5)
-    assert len(finished) == 6
-    assert min(finished) >= 0.29
+        thread.join(timeout=120)  # a hang guard: the threads have nothing left to wait for
+        assert not thread.is_alive()
+
+
+def test_pause_blocks_threads_that_arrive_during_it() -> None:
+    """Threads that call acquire() during a pause all wait it out, however late they run."""
+    clock = SteppedClock()
+    limiter = RateLimiter(60, burst=10, clock=clock, sleep=clock.sleep)
+    # Steps are binary fractions, so the clock lands exactly on the pause's end.
+    limiter.pause(0.5)
+    threads = _acquire_in_threads(limiter, clock, 6)
+    clock.settle(asleep=6, done=0)
+    clock.advance(0.25)  # the pause is not over: each thread sleeps again for the rest
+    clock.settle(asleep=6, done=0)
+    clock.advance(0.25)  # the pause ends: one goes at once, not the full burst of 10
+    clock.settle(asleep=5, done=1)
+    for finished in range(2, 7):  # the rest at the steady rate, one a second
+        clock.advance(1.0)
+        clock.settle(asleep=6 - finished, done=finished)
+    _join(threads)
+
+
+def test_pause_blocks_threads_already_waiting() -> None:
+    """Threads asleep waiting for the bucket when a 429 pauses it wake into the pause."""
+    clock = SteppedClock()
+    limiter = RateLimiter(60, burst=1, clock=clock, sleep=clock.sleep)
+    limiter.acquire()  # the only token: the next callers wait a second for a refill
+    threads = _acquire_in_threads(limiter, clock, 3)
+    clock.settle(asleep=3, done=0)
+    limiter.pause(8.0)
+    clock.advance(1.0)  # the refill they waited for comes, but the pause holds them
+    clock.settle(asleep=3, done=0)
+    clock.advance(6.5)
+    clock.settle(asleep=3, done=0)
+    clock.advance(0.5)  # the pause ends: one goes at once, the rest at one a second
+    clock.settle(asleep=2, done=1)
+    clock.advance(1.0)
+    clock.settle(asleep=1, done=2)
+    clock.advance(1.0)
+    clock.settle(asleep=0, done=3)
+    _join(threads)
 
 
 # -- threads --------------------------------------------------------------------------------
@@ -294,7 +380,7 @@ def test_thread_safe_total_and_rate() -> None:
     for thread in threads:
         thread.start()
     for thread in threads:
-        thread.join(timeout=10)
+        thread.join(timeout=300)  # a hang guard; the assertions below are lower bounds
     elapsed = time.monotonic() - started
 
     assert not errors

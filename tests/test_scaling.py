@@ -24,7 +24,7 @@ import duckdb
 import pytest
 
 from genesys_simulator import Simulator
-from tests.support import CLIENT_ID, CLIENT_SECRET, ROOT, start_sim, truth
+from tests.support import CLIENT_ID, CLIENT_SECRET, ROOT, require, start_sim, truth
 
 MELTANO = ROOT / ".venv-meltano" / "bin" / "meltano"
 DAGSTER_PYTHON = ROOT / ".venv-dagster" / "bin" / "python"
@@ -35,15 +35,13 @@ ONLY_DETAILS = json.dumps(["conversation_details.*"])
 
 @pytest.fixture(scope="module")
 def meltano() -> Path:
-    if not MELTANO.exists():
-        pytest.skip(".venv-meltano is missing: run scripts/setup.sh to install it")
+    require(MELTANO.exists(), ".venv-meltano is missing: run scripts/setup.sh to install it")
     return MELTANO
 
 
 @pytest.fixture(scope="module")
 def dagster() -> Path:
-    if not DAGSTER.exists():
-        pytest.skip(".venv-dagster is missing: run scripts/setup.sh to install it")
+    require(DAGSTER.exists(), ".venv-dagster is missing: run scripts/setup.sh to install it")
     return DAGSTER
 
 

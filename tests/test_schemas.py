@@ -103,7 +103,7 @@ def test_conversation_details_accepts_a_job_record():
                         "mediaType": "voice",
                         "flow": {"flowId": "f-1", "outcomes": [{"flowOutcome": "o"}]},
                         "metrics": [
-                            {"name": "tTalk", "value": 1200, "emitDate": "2024-01-01T00:01Z"}
+                            {"name": "tTalk", "value": 1200, "emitDate": "2024-01-01T00:01:00.000Z"}
                         ],
                         "segments": [
                             {
@@ -117,7 +117,24 @@ def test_conversation_details_accepts_a_job_record():
             }
         ],
     }
-    jsonschema.Draft7Validator(load("conversation_details")).validate(record)
+    validator = jsonschema.Draft7Validator(
+        load("conversation_details"), format_checker=jsonschema.FormatChecker()
+    )
+    validator.validate(record)
+    # The same record with a timestamp that is not RFC 3339 is refused: formats are checked.
+    segment = record["participants"][0]["sessions"][0]["segments"][0]
+    segment["segmentStart"] = "2024-01-01 00:00"
+    with pytest.raises(jsonschema.ValidationError, match="date-time"):
+        validator.validate(record)
+
+
+def test_format_checking_is_live() -> None:
+    # Without rfc3339-validator, FormatChecker skips "date-time" silently and every
+    # format-checked validation here (test_output, test_core) would accept any string.
+    checker = jsonschema.FormatChecker()
+    assert "date-time" in checker.checkers
+    assert checker.conforms("2024-01-01T00:00:00.000Z", "date-time")
+    assert not checker.conforms("2024-01-01T00:01Z", "date-time")
 
 
 def test_child_tables_stay_flat():

@@ -54,9 +54,18 @@ def test_an_old_token_refused_is_renewed_once(tmp_path: Path, make_sim) -> None:
 
 
 def test_the_token_is_taken_after_the_limiters_wait(tmp_path: Path, make_sim) -> None:
-    # Tokens live 1 s and the tap is paced at one request every 2 s (a burst of 1): a token
-    # taken before the wait is dead when the request leaves; taken after it, it is fresh.
-    sim = make_sim(conversations=60, days=2, token_ttl_seconds=1, job_latency_seconds=0.0)
+    # Tokens are announced to live 1 s and the tap is paced at one request every 2 s (a burst
+    # of 1): a token taken before the wait is a second past its life when the request leaves;
+    # taken after it, it is fresh. The server reports the lifetime without refusing late
+    # tokens and counts each late use instead, so the test meets no fatal "fresh token
+    # refused" when a loaded machine is slow between taking a token and sending it.
+    sim = make_sim(
+        conversations=60,
+        days=2,
+        token_ttl_seconds=1,
+        token_expiry_enforced=False,
+        job_latency_seconds=0.0,
+    )
     config = sim_config(
         sim,
         end_date="2024-01-02T00:00:00Z",
@@ -67,7 +76,7 @@ def test_the_token_is_taken_after_the_limiters_wait(tmp_path: Path, make_sim) ->
     paced = sum(sim.stats.requests.values()) - sim.stats.requests["token"]
     assert paced >= 4, "several paced requests, each after a 2 s wait"
     assert run.returncode == 0, run.stderr[-3000:]
-    assert sim.stats.statuses[401] == 0, "no request left with a dead token"
+    assert sim.stats.faults["token_used_past_expiry"] == 0, "no request left with a dead token"
     assert sim.stats.requests["token"] >= paced, "each wait outlived the token before it"
     assert set(run.ids()) == truth(sim, end="2024-01-02")
 

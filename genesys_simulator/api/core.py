@@ -34,6 +34,7 @@ class Core:
         self._now_ms = now_ms
         self._stats = Stats()
         self._tokens: dict[str, float] = {}
+        self._token_uses: dict[str, int] = {}
         self._accepted: deque[float] = deque()
         self._accepted_by_token: dict[str, deque[float]] = {}
         self._seen: deque[float] = deque()
@@ -248,6 +249,7 @@ class Core:
             if self._issued:
                 self._renewed_unused.add(token)
             self._issued += 1
+            self._token_uses[token] = 0
 
     def issued_tokens(self) -> list[str]:
         """Every access token handed out so far (tests grep logs for them)."""
@@ -268,9 +270,14 @@ class Core:
         token = authorization[7:].strip()
         with self.lock:
             expiry = self._tokens.get(token)
+            uses = self._token_uses.get(token, 0) + 1
+            if expiry is not None:
+                self._token_uses[token] = uses
         if expiry is None:
             raise ApiError(401, "Invalid login credentials.")
-        if time.monotonic() >= expiry:
+        faults = self._faults
+        if faults.token_max_uses is not None and uses > faults.token_max_uses:
+            self.fault_fired("token_expired")
             raise ApiError(401, "Authentication token has expired.")
         with self.lock:
             first_use = token in self._renewed_unused
@@ -282,4 +289,9 @@ class Core:
             # a just-issued token answers.
             self.fault_fired("transient_401")
             raise ApiError(401, "Invalid login credentials.")
+        if time.monotonic() >= expiry:
+            if faults.token_expiry_enforced:
+                self.fault_fired("token_expired")
+                raise ApiError(401, "Authentication token has expired.")
+            self.fault_fired("token_used_past_expiry")
         return token

@@ -16,7 +16,7 @@ from typing import Any
 from ..dataset import Dataset
 from ..filters import FilterError
 from ..selection import FilterSet, ResultSource, Selection, validate_order
-from ..timeutil import iso
+from ..timeutil import DAY_MS, iso, parse_interval
 from ..users import UserSelection
 from .bodies import JOB_KEYS, USER_JOB_KEYS, check_body, positive_int
 from .core import Core
@@ -48,6 +48,9 @@ class Job:
     kind: str = "conversation"
     deleted: bool = False
     expired: bool = False
+    #: Order among the jobs submitted while ``complete_jobs_max`` is set (0: not counted).
+    seq: int = 0
+    cancels: bool = False
 
     @property
     def completed(self) -> float:
@@ -69,6 +72,8 @@ class Jobs:
         self.dataset = dataset
         self._jobs: dict[str, Job] = {}
         self._failed_intervals: set[str] = set()
+        self._cancelled_intervals: set[str] = set()
+        self._held_seq = 0
 
     def register(self, routes: RouteTable) -> None:
         """Availability before status: ``availability`` would also match a job id."""
@@ -132,6 +137,9 @@ class Jobs:
             )
         except FilterError as exc:
             raise ApiError(400, str(exc)) from exc
+        widens = start_day and self.core.faults.day_match_end_inclusive
+        if widens and parse_interval(body["interval"])[1] % DAY_MS == 0:
+            self.core.fault_fired("day_match_end_inclusive")  # the next day is taken in
         return self._register_job(
             "conversation",
             body=body,
@@ -180,6 +188,13 @@ class Jobs:
                 self._failed_intervals.add(fail_key)
                 fails = True
                 self.core.fault_fired("job_failed")
+            cancels = False
+            if faults.job_cancel_once and fail_key not in self._cancelled_intervals:
+                self._cancelled_intervals.add(fail_key)
+                cancels = True
+                self.core.fault_fired("job_cancelled")
+            # Counted among the jobs submitted while the switch is set (0: never held).
+            self._held_seq = 0 if faults.complete_jobs_max is None else self._held_seq + 1
             job = Job(
                 job_id=str(uuid.uuid4()),
                 selection=selection,
@@ -190,6 +205,8 @@ class Jobs:
                 fails=fails,
                 available_ms=available,
                 kind=kind,
+                seq=self._held_seq,
+                cancels=cancels,
             )
             self._jobs[job.job_id] = job
         return {"jobId": job.job_id}
@@ -208,15 +225,22 @@ class Jobs:
         expire = self.core.faults.job_expire_seconds
         return job.completed + (JOB_RETENTION_SECONDS if expire is None else expire)
 
+    def held(self, job: Job) -> bool:
+        """Whether ``complete_jobs_max`` keeps ``job`` from finishing for now."""
+        limit = self.core.faults.complete_jobs_max
+        return limit is not None and job.seq > limit
+
     def job_state(self, job: Job) -> str:
-        """QUEUED -> PENDING -> FULFILLED/FAILED -> EXPIRED, driven by wall time."""
+        """QUEUED -> PENDING -> FULFILLED/FAILED/CANCELLED -> EXPIRED, by wall time and switches."""
         now = time.time()
         if now < job.submitted + job.latency / 2:
             return "QUEUED"
-        if now < job.completed:
+        if now < job.completed or self.held(job):
             return "PENDING"
         if job.expired or now >= self.expiry(job):
             return "EXPIRED"
+        if job.cancels:
+            return "CANCELLED"
         return "FAILED" if job.fails else "FULFILLED"
 
     def job_status(self, job_id: str, kind: str = "conversation") -> Json:
@@ -225,11 +249,15 @@ class Jobs:
         state = self.job_state(job)
         if state == "EXPIRED":
             self.core.fault_fired("job_expired")
+        if state == "PENDING" and self.held(job):
+            self.core.fault_fired("job_held")
         out: Json = {"state": state}
         if state == "FAILED":
             out["errorMessage"] = "The job failed to complete. Please resubmit the query."
+        if state == "CANCELLED":
+            out["errorMessage"] = "The job was cancelled."
         out["submissionDate"] = wall_iso(job.submitted)
-        if state in ("FULFILLED", "FAILED", "EXPIRED"):
+        if state in ("FULFILLED", "FAILED", "CANCELLED", "EXPIRED"):
             out["completionDate"] = wall_iso(job.completed)
         out["expirationDate"] = wall_iso(self.expiry(job))
         return out

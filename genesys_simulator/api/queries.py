@@ -103,6 +103,8 @@ class DetailsQueries:
             descending=descending,
             end_inclusive=faults.day_match_end_inclusive,
         )
+        if faults.day_match_end_inclusive and b % DAY_MS == 0:
+            self.core.fault_fired("day_match_end_inclusive")  # the next day is taken in
         indices = self._query_indices(selection, body, now_ms)
         # The index may hold a record twice; each page drops the repeats it holds.
         raw = with_repeats(indices, faults.query_repeat_share, str(self.dataset.seed))

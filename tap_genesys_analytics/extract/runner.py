@@ -207,11 +207,19 @@ class ChunkRunner:
                 job_id,
             )
         elif saved is not None and saved.interval == chunk.interval and not saved.by_query:
+            # "verify": every page was read, the count not yet checked; "split": a short count
+            # was being read again in pieces. Either way the chunk's job is read again whole.
+            what = (
+                "while being read again in pieces after a short count"
+                if saved.phase == "split"
+                else "after its last page, before its count was checked"
+            )
             LOGGER.info(
-                "%s: chunk %s was interrupted while being read again after a short count; "
-                "reading it again from its first page (its records are emitted again)",
+                "%s: chunk %s was interrupted %s; submitting it again and reading it from its "
+                "first page (its records are emitted again)",
                 self.spec.label,
                 chunk.interval,
+                what,
             )
         self.records.new_chunk(counts)
         self.bookmark.chunk = ChunkPosition(
