@@ -17,8 +17,10 @@ Data (no HTTP; these import only each other, downwards, never ``api/`` or ``serv
     ``timeutil``      epoch-ms and ISO-8601 helpers.
     ``faults``        ``Faults``: every fault switch.
     ``pools``         seeded queues, users, flows, wrap-up codes, ... (the directory entities).
-    ``record_parts``  the vocabulary and small builders of a conversation record.
-    ``records``       ``build_record``: one conversation as the API shows it at a moment.
+    ``record_parts``  a record's vocabulary, ``Core`` facts, surveys and ``Clip`` (the segments,
+                      metrics, sessions and participants seen by a moment).
+    ``outcomes``      ``Scene``: queue outcomes (acd visits), IVR and agent visits, handle metrics.
+    ``records``       ``build_record``: every draw of one conversation, as the API shows it then.
     ``dataset``       ``Dataset``: index arithmetic, ids, truth helpers (records via ``records``).
     ``filters``       the API's conversation/segment filter predicates.
     ``selection``     which conversations a job or query returns, in which order.
