@@ -2,7 +2,7 @@
 
 Conversation ``i`` starts at ``start + (i * span) // N``, so start times are monotonic in
 ``i`` and an interval maps to an index range by arithmetic. Nothing per conversation is
-stored, so the dataset size does not affect memory.
+stored but the small quality plans (``quality``), drawn once when a record is first built.
 """
 
 from __future__ import annotations
@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+from . import quality
 from .filters import conversation_matches
 from .pools import Pools
 from .timeutil import DAY_MS, UTC, iso, to_ms
@@ -124,6 +125,12 @@ class Dataset:
         self.max_duration_ms = max(MAX_DURATION_MS, self.lingering_ms if lingering_every else 0)
         xor_key = hashlib.blake2b(f"{seed}:ids".encode(), digest_size=6).digest()
         self._id_xor = int.from_bytes(xor_key, "big")
+        #: Quality plans by conversation index (filled as records are built; drawn once).
+        self._plans: dict[int, quality.Plan] = {}
+        self.quality_forms = (
+            quality.evaluation_forms(seed, self.start_ms),
+            quality.survey_forms(seed, self.start_ms),
+        )
 
     def index_of(self, conversation_id: str) -> int | None:
         """Invert ``conversation_id`` to its index (None if it is not from this dataset).
@@ -138,6 +145,14 @@ class Dataset:
         if i >= self.n or self.core(i).conversation_id != conversation_id:
             return None
         return i
+
+    def index_of_tail(self, tail: str) -> int | None:
+        """The index whose conversation id ends with ``tail`` (survey ids share that tail)."""
+        try:
+            i = _unmix48(int(tail, 16) ^ self._id_xor)
+        except ValueError:
+            return None
+        return i if 0 <= i < self.n else None
 
     # ----------------------------------------------------------------- index arithmetic
     def start_of(self, i: int) -> int:
@@ -271,11 +286,11 @@ class Dataset:
         rfactor = round(60 + rng.random() * 33, 6)
         has_tag = rng.random() < 0.1
         tag = f"EXT-{rng.randrange(10**6):06d}"
-        has_eval = not abandoned and rng.random() < 0.03
-        has_survey = rng.random() < 0.04
+        # Drawn and unused since quality plans have their own stream; kept so the draws
+        # after them do not shift.
+        _ = not abandoned and rng.random() < 0.03, rng.random() < 0.04
         has_resolution = not abandoned and rng.random() < 0.03
-        score = rng.randrange(40, 101)
-        survey_score = rng.randrange(0, 11)
+        _ = rng.randrange(40, 101), rng.randrange(0, 11)
         acw_extra = rng.randrange(5_000, 120_000)
         lang = _LANGUAGES[rng.randrange(len(_LANGUAGES))]
         tier = _TIERS[rng.randrange(len(_TIERS))]
@@ -563,36 +578,9 @@ class Dataset:
             conv["mediaStatsMinConversationMos"] = mos
             conv["mediaStatsMinConversationRFactor"] = rfactor
         conv["originatingDirection"] = direction
-        eval_time = end + 3_600_000
-        if has_eval and seen(eval_time):
-            conv["evaluations"] = [
-                {
-                    "evaluationId": ids[8],
-                    "formId": ids[9],
-                    "formName": "Quality Form",
-                    "evaluatorId": pools.users[(pools.users.index(agent) + 1) % len(pools.users)][
-                        "id"
-                    ],
-                    "userId": agent["id"],
-                    "queueId": queue["id"],
-                    "evaluationStatus": "Finished",
-                    "eventTime": iso(eval_time),
-                    "released": True,
-                    "rescored": False,
-                    "deleted": False,
-                    "oTotalScore": score,
-                    "oTotalCriticalScore": 100,
-                }
-            ]
-        surveys: list[Json] = []
-        survey_time = end + 600_000
-        if has_survey and seen(survey_time):
-            surveys.append(self._survey(ids[10], queue, agent, survey_score, survey_time))
-        if corrected_now:
-            late = start + CORRECTION_DELAY_MS
-            surveys.append(self._survey(ids[12], queue, agent, (survey_score + 3) % 11, late))
-        if surveys:
-            conv["surveys"] = surveys
+        conv.update(
+            self._quality_fields(core, None if abandoned else agent["id"], queue["id"], cut)
+        )
         resolution_time = end + DAY_MS
         if has_resolution and seen(resolution_time):
             conv["resolutions"] = [
@@ -607,22 +595,40 @@ class Dataset:
             conv["participants"] = _strip_nones(participants)
         return conv
 
-    @staticmethod
-    def _survey(sid: str, queue: Json, agent: Json, score: int, when: int) -> Json:
-        return {
-            "surveyId": sid,
-            "surveyFormId": queue["id"][::-1][:8] + queue["id"][8:],
-            "surveyFormName": "Post-contact NPS",
-            "surveyType": "Web",
-            "surveyStatus": "Finished",
-            "surveyCompletedDate": iso(when),
-            "surveyPartialResponse": False,
-            "surveyPromoterScore": score,
-            "oSurveyTotalScore": score * 10,
-            "queueId": queue["id"],
-            "userId": agent["id"],
-            "eventTime": iso(when),
-        }
+    # ----------------------------------------------------------------- quality
+    def _quality_fields(self, core: Core, agent_id: str | None, queue_id: str, cut: int) -> Json:
+        """The ``evaluations[]``/``surveys[]`` of a record, from the conversation's quality plan.
+
+        Kept apart from the record builder: the plan and its timeline live in ``quality``.
+        A corrected conversation gets a second survey, sent when the correction lands.
+        """
+        p = self._plans.get(core.index)
+        if p is None:
+            extra = core.start_ms + CORRECTION_DELAY_MS if core.corrected else None
+            p = quality.plan(
+                self.seed,
+                core.index,
+                (core.conversation_id, core.start_ms, core.end_ms),
+                agent_id=agent_id,
+                queue_id=queue_id,
+                extra_survey_at=extra,
+                forms=self.quality_forms,
+                evaluators=[u["id"] for u in self.pools.users[:5]],
+            )
+            self._plans[core.index] = p
+        return quality.detail_fields(p, cut)
+
+    def quality_plan(self, i: int) -> quality.Plan:
+        """Conversation ``i``'s evaluations and surveys with their whole timelines."""
+        if i not in self._plans:
+            self.record(i, attributes=False)
+        return self._plans[i]
+
+    def quality_items(self, start_ms: int, end_ms: int) -> Iterator[quality.Plan]:
+        """Plans of every conversation that can have a quality event in ``[start_ms, end_ms)``."""
+        first = start_ms - quality.PLAN_REACH_MS - self.max_duration_ms
+        for i in self.index_range(first, end_ms):
+            yield self.quality_plan(i)
 
 
 def _strip_nones(value: Any) -> Any:

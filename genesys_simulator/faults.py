@@ -47,6 +47,9 @@ class Faults:
     #: Whether an interval ending exactly at 00:00:00.000Z "touches" the next day under
     #: start-of-day matching. Undocumented; on, the simulator takes the pessimistic reading.
     day_match_end_inclusive: bool = False
+    #: Every Quality route (evaluations, surveys, their aggregates and forms) answers 403
+    #: missing.permissions, as for a role without the quality permissions.
+    quality_forbidden: bool = False
 
     def replace(self, **changes: Any) -> Faults:
         """Return a copy with ``changes`` applied, rejecting unknown field names."""
