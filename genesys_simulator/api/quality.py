@@ -246,6 +246,9 @@ class Quality:
             if item.id == survey_id:
                 record = quality.survey_at(item, self.core.now_ms)
                 if record is not None:
+                    # The API's Survey has neither (the simulator keeps them for eventTime).
+                    record.pop("changedDate")
+                    record.pop("sentDate")
                     return dict(_compact(record))
         raise ApiError(404, f"Survey {survey_id} was not found.", "not.found")
 
