@@ -10,11 +10,10 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Callable, Iterator, MutableMapping
-from typing import Any
+from typing import Any, Protocol
 
 from tap_genesys_analytics.errors import FatalAPIError
 from tap_genesys_analytics.genesys.quality import Kind, changes, tombstone
-from tap_genesys_analytics.http.client import GenesysClient
 from tap_genesys_analytics.windows import DateWindow, iso, parse_iso
 
 Record = dict[str, Any]
@@ -24,12 +23,27 @@ Record = dict[str, Any]
 CHANGES_SLICE = dt.timedelta(days=1)
 
 
+class Caller(Protocol):
+    """The one method of the HTTP client this reader needs (retries and pacing are its own)."""
+
+    def call(
+        self,
+        method: str,
+        path: str,
+        *,
+        body: Any = None,
+        params: Any = None,
+        context: str = "",
+    ) -> tuple[int, dict[str, Any]]:
+        """Send one request; raise on an answer another try cannot fix."""
+
+
 class ChangeFeed:
     """Reads the items of one kind that changed in ``[bookmark, end)``, interval by interval."""
 
     def __init__(
         self,
-        client: GenesysClient,
+        client: Caller,
         kind: Kind,
         state: MutableMapping[str, Any],
         save_state: Callable[[], None],
