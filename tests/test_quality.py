@@ -109,12 +109,17 @@ def assert_loaded_equals_truth(tables: dict[str, Table], sim: Simulator) -> dict
     return want
 
 
+#: Runs end off the 2.4-hour grid the conversations start on, so no event falls exactly on a run's
+#: end (it would be in the simulator's truth at that clock, and in the next run's interval).
+OFF_GRID = dt.timedelta(hours=1, minutes=1, seconds=1, milliseconds=1)
+
+
 def nights() -> Iterable[dt.datetime]:
     """A backfill at day 20, then nightly runs, then weekly ones to day 130 (edits keep landing)."""
-    yield day("2024-01-21")
-    first = day("2024-02-10")
+    yield day("2024-01-21") + OFF_GRID
+    first = day("2024-02-10") + OFF_GRID
     yield from (first + dt.timedelta(days=n) for n in range(12))
-    yield from (day("2024-03-01") + dt.timedelta(days=7 * n) for n in range(11))
+    yield from (day("2024-03-01") + OFF_GRID + dt.timedelta(days=7 * n) for n in range(11))
 
 
 def test_nightly_runs_load_the_latest_versions(tmp_path: Path, make_sim) -> None:
@@ -126,7 +131,7 @@ def test_nightly_runs_load_the_latest_versions(tmp_path: Path, make_sim) -> None
     versions_seen: dict[str, set[int]] = {}
     for night in nights():
         sim.now = night
-        config["end_date"] = night.strftime("%Y-%m-%dT%H:%M:%SZ")
+        config["end_date"] = night.isoformat()
         run = run_tap(tmp_path, config, state=state, args=("--catalog", str(catalog)))
         load(tables, run)
         for row in run.records("evaluations"):
@@ -151,7 +156,7 @@ def test_nightly_runs_load_the_latest_versions(tmp_path: Path, make_sim) -> None
     # The nightly cost: one listing per kind per day and one GET per changed item.
     sim.reset_stats()
     sim.now = sim.now + dt.timedelta(days=1)
-    config["end_date"] = sim.now.strftime("%Y-%m-%dT%H:%M:%SZ")
+    config["end_date"] = sim.now.isoformat()
     load(tables, run_tap(tmp_path, config, state=state, args=("--catalog", str(catalog))))
     requests = sim.stats.requests
     assert requests["evaluation_aggregates"] == 1
@@ -161,8 +166,8 @@ def test_nightly_runs_load_the_latest_versions(tmp_path: Path, make_sim) -> None
 
 def test_kill_mid_run_loses_nothing(tmp_path: Path, make_sim) -> None:
     sim = make_sim(conversations=1200, days=120, error_rate=0.05)
-    sim.now = day("2024-04-01")
-    config = sim_config(sim, end_date="2024-04-01T00:00:00Z")
+    sim.now = day("2024-04-01") + OFF_GRID
+    config = sim_config(sim, end_date=sim.now.isoformat())
     catalog = catalog_selecting(tmp_path, config, set(KEYS))
     args = ("--catalog", str(catalog))
 
