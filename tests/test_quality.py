@@ -174,7 +174,7 @@ def test_kill_mid_run_loses_nothing(tmp_path: Path, make_sim) -> None:
     def mid_evaluations(messages: list[dict[str, Any]]) -> bool:
         return sum(m.get("stream") == "evaluations" for m in messages) >= 40
 
-    killed = run_tap_until(tmp_path, config, mid_evaluations, sig=signal.SIGKILL)
+    killed = run_tap_until(tmp_path, config, mid_evaluations, sig=signal.SIGKILL, args=args)
     assert killed.returncode == -signal.SIGKILL
     tables: dict[str, Table] = {}
     for stream, keys in KEYS.items():
