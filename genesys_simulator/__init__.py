@@ -27,6 +27,8 @@ Data (no HTTP; these import only each other, downwards, never ``api/`` or ``serv
     ``users``         user presence and routing-status records and their selection.
     ``aggregates``    aggregation buckets computed over the dataset.
     ``directory``     the directory listings and their paging.
+    ``quality``       evaluation and survey plans (every later change timed).
+    ``quality_forms`` evaluation and survey forms with their published versions.
 
 HTTP (``api/``; a family imports the shared modules below and the data modules, never
 ``server``, ``handler`` or another family, except that ``pages`` looks jobs up in ``jobs``):
@@ -44,6 +46,7 @@ HTTP (``api/``; a family imports the shared modules below and the data modules, 
     ``api.by_id``      conversation details by id.
     ``api.aggregates`` the conversation aggregates query route.
     ``api.directory``  the directory listing routes.
+    ``api.quality``    evaluation/survey aggregates, evaluations and surveys by id, published forms.
     ``api.control``    the ``/_sim/*`` control plane.
 
 ``server`` composes them into the ``Simulator`` facade (lifecycle, and the methods tests call);

@@ -2,16 +2,19 @@
 
 Conversation ``i`` starts at ``start + (i * span) // N``, so start times are monotonic in
 ``i`` and an interval maps to an index range by arithmetic. Nothing per conversation is
-stored, so the dataset size does not affect memory.
+stored but a bounded cache of the small quality plans (``quality``), so the dataset size
+does not affect memory.
 """
 
 from __future__ import annotations
 
 import hashlib
+from collections import OrderedDict
 from collections.abc import Iterator, Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
+from . import quality, quality_forms
 from .filters import conversation_matches
 from .pools import Pools
 from .record_parts import CORRECTION_DELAY_MS, Core
@@ -24,6 +27,9 @@ Json = dict[str, Any]
 
 MAX_DURATION_MS = 2 * DAY_MS
 """Upper bound of any conversation's lifetime; bounds the lifetime-overlap scan."""
+
+_MAX_CACHED_PLANS = 100_000
+"""Quality plans kept at most (a few hundred bytes each): memory stays flat at any size."""
 
 _ID_MASK = (1 << 48) - 1
 _ID_MULT = 0x5DEECE66D  # odd, hence invertible modulo 2**48
@@ -80,6 +86,13 @@ class Dataset:
         self.max_duration_ms = max(MAX_DURATION_MS, self.lingering_ms if lingering_every else 0)
         xor_key = hashlib.blake2b(f"{seed}:ids".encode(), digest_size=6).digest()
         self._id_xor = int.from_bytes(xor_key, "big")
+        #: Quality plans by conversation index, most recently used last: drawn from their own
+        #: seeded stream, so a plan evicted is drawn again the same.
+        self._plans: OrderedDict[int, quality.Plan] = OrderedDict()
+        self.quality_forms = (
+            quality_forms.evaluation_forms(seed, self.start_ms),
+            quality_forms.survey_forms(seed, self.start_ms),
+        )
 
     def index_of(self, conversation_id: str) -> int | None:
         """Invert ``conversation_id`` to its index (None if it is not from this dataset).
@@ -94,6 +107,14 @@ class Dataset:
         if i >= self.n or self.core(i).conversation_id != conversation_id:
             return None
         return i
+
+    def index_of_tail(self, tail: str) -> int | None:
+        """The index whose conversation id ends with ``tail`` (survey ids share that tail)."""
+        try:
+            i = _unmix48(int(tail, 16) ^ self._id_xor)
+        except ValueError:
+            return None
+        return i if 0 <= i < self.n else None
 
     # ----------------------------------------------------------------- index arithmetic
     def start_of(self, i: int) -> int:
@@ -186,4 +207,45 @@ class Dataset:
     # ----------------------------------------------------------------- record generation
     def record(self, i: int, now_ms: int | None = None, attributes: bool = True) -> Json:
         """Generate conversation ``i`` clipped to ``now_ms`` (see ``records.build_record``)."""
-        return build_record(self.core(i), self.pools, now_ms, attributes)
+        return build_record(self.core(i), self.pools, self._quality_fields, now_ms, attributes)
+
+    # ----------------------------------------------------------------- quality
+    def _quality_fields(self, core: Core, agent_id: str | None, queue_id: str, cut: int) -> Json:
+        """The ``evaluations[]``/``surveys[]`` of a record, from the conversation's quality plan.
+
+        Kept apart from the record builder: the plan and its timeline live in ``quality``.
+        A corrected conversation gets a second survey, sent when the correction lands.
+        """
+        p = self._plans.get(core.index)
+        if p is None:
+            extra = core.start_ms + CORRECTION_DELAY_MS if core.corrected else None
+            p = quality.plan(
+                self.seed,
+                core.index,
+                (core.conversation_id, core.start_ms, core.end_ms),
+                agent_id=agent_id,
+                queue_id=queue_id,
+                extra_survey_at=extra,
+                forms=self.quality_forms,
+                evaluators=[u["id"] for u in self.pools.users[:5]],
+            )
+            self._plans[core.index] = p
+            if len(self._plans) > _MAX_CACHED_PLANS:
+                self._plans.popitem(last=False)
+        else:
+            self._plans.move_to_end(core.index)
+        return quality.detail_fields(p, cut)
+
+    def quality_plan(self, i: int) -> quality.Plan:
+        """Conversation ``i``'s evaluations and surveys with their whole timelines."""
+        p = self._plans.get(i)
+        if p is None:
+            self.record(i, attributes=False)
+            p = self._plans[i]
+        return p
+
+    def quality_items(self, start_ms: int, end_ms: int) -> Iterator[quality.Plan]:
+        """Plans of every conversation that can have a quality event in ``[start_ms, end_ms)``."""
+        first = start_ms - quality.PLAN_REACH_MS - self.max_duration_ms
+        for i in self.index_range(first, end_ms):
+            yield self.quality_plan(i)

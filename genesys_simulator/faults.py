@@ -102,6 +102,9 @@ class Faults:
     #: carries a field no SDK model defines, as after an API release the schemas predate
     #: (counter ``unknown_field``: objects that got it).
     unknown_fields: bool = False
+    #: Every Quality route (evaluations, surveys, their aggregates and forms) answers 403
+    #: missing.permissions, as for a role without the quality permissions.
+    quality_forbidden: bool = False
 
     def replace(self, **changes: Any) -> Faults:
         """Return a copy with ``changes`` applied, rejecting unknown field names."""

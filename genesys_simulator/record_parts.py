@@ -62,23 +62,6 @@ def _phone(rng: random.Random, prefix: str = "+1") -> str:
     return f"tel:{prefix}{rng.randrange(2_000_000_000, 9_999_999_999)}"
 
 
-def _survey(sid: str, queue: Json, agent: Json, score: int, when: int) -> Json:
-    return {
-        "surveyId": sid,
-        "surveyFormId": queue["id"][::-1][:8] + queue["id"][8:],
-        "surveyFormName": "Post-contact NPS",
-        "surveyType": "Web",
-        "surveyStatus": "Finished",
-        "surveyCompletedDate": iso(when),
-        "surveyPartialResponse": False,
-        "surveyPromoterScore": score,
-        "oSurveyTotalScore": score * 10,
-        "queueId": queue["id"],
-        "userId": agent["id"],
-        "eventTime": iso(when),
-    }
-
-
 def _strip_nones(value: Any) -> Any:
     """Drop null fields and empty arrays, as Genesys omits them from responses."""
     if isinstance(value, dict):

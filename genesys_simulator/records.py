@@ -8,6 +8,7 @@ clipped, so what a record shows at ``now_ms`` never shifts the stream; the shapi
 from __future__ import annotations
 
 import random
+from collections.abc import Callable
 from typing import Any
 
 from .directory import SHORT_ABANDON_MS, TIMEOUT_WRAPUP
@@ -26,7 +27,6 @@ from .record_parts import (
     Core,
     _phone,
     _strip_nones,
-    _survey,
     _uuid,
 )
 from .timeutil import DAY_MS, iso
@@ -34,8 +34,16 @@ from .timeutil import DAY_MS, iso
 Json = dict[str, Any]
 
 
+QualityFields = Callable[[Core, "str | None", str, int], Json]
+"""The ``evaluations[]``/``surveys[]`` of a record: (core, agent id, queue id, cut) -> fields."""
+
+
 def build_record(  # noqa: PLR0915
-    core: Core, pools: Pools, now_ms: int | None = None, attributes: bool = True
+    core: Core,
+    pools: Pools,
+    quality_fields: QualityFields,
+    now_ms: int | None = None,
+    attributes: bool = True,
 ) -> Json:
     """Generate conversation ``core`` clipped to ``now_ms``; random draws never depend on it.
 
@@ -82,11 +90,11 @@ def build_record(  # noqa: PLR0915
     rfactor = round(60 + rng.random() * 33, 6)
     has_tag = rng.random() < 0.1
     tag = f"EXT-{rng.randrange(10**6):06d}"
-    has_eval = not abandoned and rng.random() < 0.03
-    has_survey = rng.random() < 0.04
+    # Drawn and unused since quality plans have their own stream; kept so the draws
+    # after them do not shift.
+    _ = not abandoned and rng.random() < 0.03, rng.random() < 0.04
     has_resolution = not abandoned and rng.random() < 0.03
-    score = rng.randrange(40, 101)
-    survey_score = rng.randrange(0, 11)
+    _ = rng.randrange(40, 101), rng.randrange(0, 11)
     acw_extra = rng.randrange(5_000, 120_000)
     lang = _LANGUAGES[rng.randrange(len(_LANGUAGES))]
     tier = _TIERS[rng.randrange(len(_TIERS))]
@@ -348,34 +356,7 @@ def build_record(  # noqa: PLR0915
         conv["mediaStatsMinConversationMos"] = mos
         conv["mediaStatsMinConversationRFactor"] = rfactor
     conv["originatingDirection"] = direction
-    eval_time = end + 3_600_000
-    if has_eval and seen(eval_time):
-        conv["evaluations"] = [
-            {
-                "evaluationId": ids[8],
-                "formId": ids[9],
-                "formName": "Quality Form",
-                "evaluatorId": pools.users[(pools.users.index(agent) + 1) % len(pools.users)]["id"],
-                "userId": agent["id"],
-                "queueId": queue["id"],
-                "evaluationStatus": "Finished",
-                "eventTime": iso(eval_time),
-                "released": True,
-                "rescored": False,
-                "deleted": False,
-                "oTotalScore": score,
-                "oTotalCriticalScore": 100,
-            }
-        ]
-    surveys: list[Json] = []
-    survey_time = end + 600_000
-    if has_survey and seen(survey_time):
-        surveys.append(_survey(ids[10], queue, agent, survey_score, survey_time))
-    if corrected_now:
-        late = start + CORRECTION_DELAY_MS
-        surveys.append(_survey(ids[12], queue, agent, (survey_score + 3) % 11, late))
-    if surveys:
-        conv["surveys"] = surveys
+    conv.update(quality_fields(core, None if abandoned else agent["id"], queue["id"], cut))
     resolution_time = end + DAY_MS
     if has_resolution and seen(resolution_time):
         conv["resolutions"] = [

@@ -21,6 +21,7 @@ from .api.handler import Handler
 from .api.jobs import Jobs
 from .api.oauth import OAuth
 from .api.pages import ResultPages
+from .api.quality import Quality
 from .api.queries import DetailsQueries
 from .api.routes import Family, RouteTable
 from .api.stats import StatsSnapshot
@@ -56,6 +57,7 @@ class Simulator:
         self.by_id = ConversationsById(self.core, dataset)
         self.aggregates = Aggregates(self.core, dataset)
         self.directory = Directory(dataset)
+        self.quality = Quality(self.core, dataset)
         self.control = Control(self.core, dataset)
         families: tuple[Family, ...] = (
             self.oauth,
@@ -65,6 +67,7 @@ class Simulator:
             self.by_id,
             self.aggregates,
             self.directory,
+            self.quality,
             self.control,
         )
         self.routes = RouteTable()

@@ -23,6 +23,12 @@ PERMISSIONS = {
     "/api/v2/analytics/conversations/details": "analytics:conversationDetail:view",
     "/api/v2/analytics/users/details": "analytics:userDetail:view",
     "/api/v2/analytics/conversations/aggregates": "analytics:conversationAggregate:view",
+    "/api/v2/analytics/evaluations/aggregates": "analytics:evaluationAggregate:view",
+    "/api/v2/analytics/surveys/aggregates": "analytics:surveyAggregate:view",
+    "/api/v2/quality/conversations/": "quality:evaluation:view",
+    "/api/v2/quality/surveys/": "quality:survey:view",
+    "/api/v2/quality/publishedforms/evaluations": "quality:evaluationForm:view",
+    "/api/v2/quality/publishedforms/surveys": "quality:surveyForm:view",
 }
 
 

@@ -16,6 +16,7 @@ from tap_genesys_analytics.streams.conversations import (
     ConversationDetailsStream,
 )
 from tap_genesys_analytics.streams.directory import DIMENSION_STREAMS
+from tap_genesys_analytics.streams.quality import QUALITY_STREAMS
 from tap_genesys_analytics.streams.sdk import AdaptedTap
 from tap_genesys_analytics.streams.users import USER_STREAMS
 from tap_genesys_analytics.streams.writer import BufferedMsgSpecWriter
@@ -204,4 +205,5 @@ class TapGenesysAnalytics(AdaptedTap):
             *(cls(self) for cls in USER_STREAMS),
             ConversationAggregatesStream(self),
             *(cls(self) for cls in DIMENSION_STREAMS),
+            *(cls(self) for cls in QUALITY_STREAMS),
         ]

@@ -132,9 +132,10 @@ def run_tap_until(
     *,
     sig: int = signal.SIGKILL,
     state: dict[str, Any] | None = None,
+    args: tuple[str, ...] = (),
 ) -> TapRun:
     """Run the tap and kill it with ``sig`` as soon as ``stop(messages so far)`` is true."""
-    cmd = [*TAP, "--config", str(_write(tmp, "config.json", config))]
+    cmd = [*TAP, "--config", str(_write(tmp, "config.json", config)), *args]
     if state is not None:
         cmd += ["--state", str(_write(tmp, "state.json", state))]
     err = (tmp / "stderr.log").open("wb")

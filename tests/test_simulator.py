@@ -436,7 +436,12 @@ def test_live_long_conversations_and_late_corrections(ds: Dataset) -> None:
     )
     assert before != after
     assert len(after.get("surveys", [])) == len(before.get("surveys", [])) + 1
-    assert ds.conversation(c.index) == after
+
+    def settled(record: dict) -> dict:
+        # Evaluations and surveys keep changing for weeks (test_quality); the rest is final.
+        return {k: v for k, v in record.items() if k not in ("evaluations", "surveys")}
+
+    assert settled(ds.conversation(c.index)) == settled(after)
 
 
 def test_record_shape(ds: Dataset) -> None:
