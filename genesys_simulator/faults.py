@@ -47,6 +47,9 @@ class Faults:
     #: Whether an interval ending exactly at 00:00:00.000Z "touches" the next day under
     #: start-of-day matching. Undocumented; on, the simulator takes the pessimistic reading.
     day_match_end_inclusive: bool = False
+    #: ``GET /api/v2/presence/definitions`` takes ``deactivated`` as documented, ``TRUE`` or
+    #: ``FALSE`` only (the SDK's words); off, any casing of true/false is taken.
+    deactivated_documented_case: bool = False
 
     def replace(self, **changes: Any) -> Faults:
         """Return a copy with ``changes`` applied, rejecting unknown field names."""
