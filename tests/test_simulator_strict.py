@@ -10,9 +10,12 @@ import datetime as dt
 from pathlib import Path
 from typing import Any
 
+import pytest
 import requests
 
 from genesys_simulator import Simulator
+from genesys_simulator.aggregates import aggregate
+from tap_genesys_analytics.genesys.aggregates import MAX_BUCKETS
 from tests.selection import catalog_selecting
 from tests.support import CLIENT_ID, CLIENT_SECRET, UTC, run_tap, sim_config
 
@@ -126,3 +129,113 @@ def test_presence_definitions_ask_deactivated_in_the_documented_case(
         ).json()["entities"]
     }
     assert sorted(r["id"] for r in rows) == sorted(listed)
+
+
+# -- aggregates: timeZone across DST, and the bucket limit --------------------------------------
+
+
+@pytest.mark.parametrize(
+    "case",
+    [
+        # 10 March 2024: New York springs forward, the local day lasts 23 hours.
+        (
+            "America/New_York",
+            "2024-03-08",
+            "2024-03-10T05:00:00.000Z",
+            "2024-03-11T04:00:00.000Z",
+            23,
+        ),
+        # 27 October 2024: Berlin falls back, the local day lasts 25 hours.
+        ("Europe/Berlin", "2024-10-25", "2024-10-26T22:00:00.000Z", "2024-10-27T23:00:00.000Z", 25),
+    ],
+)
+def test_daily_aggregates_in_a_time_zone_follow_dst(
+    tmp_path: Path, make_sim, case: tuple[str, str, str, str, int]
+) -> None:
+    """``P1D`` buckets in the query's ``timeZone`` are local days: 23 h or 25 h across DST, and
+    each day's totals equal the simulator's answer for exactly that UTC interval.
+
+    Fails on 86a853e: the simulator ignored ``timeZone`` (24-hour buckets, no counter).
+    """
+    zone, data_start, dst_start, dst_end, hours = case
+    sim = make_sim(conversations=600, days=5, start=data_start)
+    start = dt.datetime.fromisoformat(data_start).replace(tzinfo=UTC)
+    query = {
+        "name": "daily",
+        "metrics": ["nOffered", "tHandle"],
+        "granularity": "P1D",
+        "time_zone": zone,
+    }
+    config = sim_config(
+        sim, start_date=_iso(start), end_date=_iso(start + 5 * DAY), aggregates=[query]
+    )
+    catalog = catalog_selecting(tmp_path, config, ["conversation_aggregates"])
+    run = run_tap(tmp_path, config, args=("--catalog", str(catalog)))
+    assert run.returncode == 0, run.stderr[-2000:]
+    assert sim.stats.faults["aggregate_dst_bucket"] >= 1, "a bucket crossed the DST change"
+
+    rows = run.records("conversation_aggregates")
+    spans = {(r["interval_start"], r["interval_end"]) for r in rows}
+    assert (dst_start, dst_end) in spans, sorted(spans)
+    lengths = {
+        (dt.datetime.fromisoformat(b) - dt.datetime.fromisoformat(a)) // dt.timedelta(hours=1)
+        for a, b in spans
+    }
+    assert lengths == {24, hours}
+    for row in rows:
+        truth = aggregate(
+            sim.dataset,
+            {
+                "interval": f"{row['interval_start']}/{row['interval_end']}",
+                "metrics": [row["metric"]],
+            },
+            sim.now_ms,
+        )
+        (result,) = truth["results"]
+        (bucket,) = result["data"]
+        (stats,) = bucket["metrics"]
+        for name, value in stats["stats"].items():
+            assert row[name] == value, (row["interval_start"], row["metric"], name)
+    first = min(r["interval_start"] for r in rows)
+    last = max(r["interval_end"] for r in rows)
+    offered = sum(r["count"] for r in rows if r["metric"] == "nOffered")
+    assert offered == _count(sim, f"{first}/{last}", "nOffered")
+
+
+def _count(sim: Simulator, interval: str, metric: str) -> int:
+    """The simulator's ``count`` of ``metric`` over ``interval`` as one bucket."""
+    answer = aggregate(sim.dataset, {"interval": interval, "metrics": [metric]}, sim.now_ms)
+    return sum(
+        m["stats"]["count"]
+        for result in answer.get("results", [])
+        for bucket in result["data"]
+        for m in bucket["metrics"]
+    )
+
+
+def test_aggregates_refuse_more_buckets_than_the_tap_assumes(tmp_path: Path, make_sim) -> None:
+    """More than ``MAX_BUCKETS`` buckets is refused; the tap's windows (1-minute buckets,
+    one day a request) stay under it."""
+    sim = make_sim(conversations=200, days=3)
+    headers = {"Authorization": f"Bearer {_token(sim)}"}
+    body = {
+        "interval": "2024-01-01T00:00:00Z/2024-01-03T00:00:00Z",
+        "granularity": "PT1M",
+        "metrics": ["nOffered"],
+    }
+    url = f"{sim.url}/api/v2/analytics/conversations/aggregates/query"
+    refused = requests.post(url, json=body, headers=headers, timeout=10)
+    assert refused.status_code == 400
+    assert sim.stats.faults["aggregate_buckets_refused"] == 1
+    assert sim.faults.aggregate_max_buckets == MAX_BUCKETS
+    sim.reset_stats()
+
+    query = {"name": "minutes", "metrics": ["nOffered"], "granularity": "PT1M"}
+    config = sim_config(sim, end_date="2024-01-04T00:00:00Z", aggregates=[query])
+    catalog = catalog_selecting(tmp_path, config, ["conversation_aggregates"])
+    run = run_tap(tmp_path, config, args=("--catalog", str(catalog)))
+    assert run.returncode == 0, run.stderr[-2000:]
+    assert sim.stats.faults["aggregate_buckets_refused"] == 0
+    assert sim.stats.requests["aggregates_query"] == 3, "one day of 1440 buckets a request"
+    total = sum(r["count"] for r in run.records("conversation_aggregates"))
+    assert total == _count(sim, "2024-01-01T00:00:00Z/2024-01-04T00:00:00Z", "nOffered") > 0
