@@ -239,3 +239,56 @@ def test_aggregates_refuse_more_buckets_than_the_tap_assumes(tmp_path: Path, mak
     assert sim.stats.requests["aggregates_query"] == 3, "one day of 1440 buckets a request"
     total = sum(r["count"] for r in run.records("conversation_aggregates"))
     assert total == _count(sim, "2024-01-01T00:00:00Z/2024-01-04T00:00:00Z", "nOffered") > 0
+
+
+# -- request bodies: exactly the fields of the SDK models ---------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("path", "accepted", "refused"),
+    [
+        # AsyncConversationQuery (SDK 269.0.0): resolutionFilters yes, no paging/aggregations;
+        # mediaEndpointStatFilters belonged to old SDKs (104.0.0) only.
+        (
+            "/api/v2/analytics/conversations/details/jobs",
+            {"resolutionFilters": [], "limit": 5, "startOfDayIntervalMatching": True},
+            ["mediaEndpointStatFilters", "paging", "aggregations", "viewId"],
+        ),
+        # ConversationQuery: paging and aggregations, no limit/startOfDayIntervalMatching.
+        (
+            "/api/v2/analytics/conversations/details/query",
+            {"resolutionFilters": [], "paging": {"pageSize": 5, "pageNumber": 1}},
+            ["mediaEndpointStatFilters", "limit", "startOfDayIntervalMatching", "viewId"],
+        ),
+        # AsyncUserDetailsQuery and UserDetailsQuery.
+        (
+            "/api/v2/analytics/users/details/jobs",
+            {"presenceFilters": [], "routingStatusFilters": [], "limit": 5},
+            ["paging", "presenceAggregations", "segmentFilters"],
+        ),
+        (
+            "/api/v2/analytics/users/details/query",
+            {"presenceFilters": [], "paging": {"pageSize": 5, "pageNumber": 1}},
+            ["limit", "segmentFilters", "conversationFilters"],
+        ),
+    ],
+)
+def test_bodies_take_exactly_the_fields_of_their_sdk_model(
+    make_sim, path: str, accepted: dict[str, Any], refused: list[str]
+) -> None:
+    """Field lists read from the SDK models of purecloudplatformclientv2 269.0.0 (the fact
+    sheet's source); a field of another model or an older SDK is a 400 naming it."""
+    sim = make_sim(conversations=50, days=2)
+    headers = {"Authorization": f"Bearer {_token(sim)}"}
+    base = {"interval": "2024-01-01T00:00:00Z/2024-01-02T00:00:00Z"}
+    ok = requests.post(sim.url + path, json={**base, **accepted}, headers=headers, timeout=10)
+    assert ok.status_code in {200, 202}, ok.text
+    for name in refused:
+        reply = requests.post(
+            sim.url + path,
+            json={**base, name: [] if name.endswith("s") else 1},
+            headers=headers,
+            timeout=10,
+        )
+        assert reply.status_code == 400, name
+        assert name in reply.json()["message"], reply.text
