@@ -6,10 +6,13 @@ that emitted them, so aggregate totals agree with the detail records.
 
 from __future__ import annotations
 
+import bisect
 import re
 from collections import defaultdict
 from collections.abc import Mapping
+from datetime import datetime, timedelta, timezone
 from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from .dataset import Dataset
 from .filters import FilterError, node_matches, validate_filters
@@ -76,7 +79,10 @@ METRICS = frozenset(
         "tContacting",
     }
 )
-MAX_BUCKETS = 10_000
+#: The API's bucket limit is not documented (fact sheet §3); the simulator refuses more than
+#: the tap assumes (``Faults.aggregate_max_buckets``, the tap's ``MAX_BUCKETS``).
+MAX_BUCKETS = 2000
+DAY_MS = 86_400_000
 _DURATION = re.compile(r"^P(?:(\d+)W)?(?:(\d+)D)?(?:T(?:(\d+)H)?(?:(\d+)M)?(?:(\d+)S)?)?$")
 
 
@@ -118,7 +124,45 @@ def _session_context(conv: Mapping[str, Any], participant: Json, session: Json) 
     return {k: v for k, v in ctx.items() if v is not None}
 
 
-def aggregate(ds: Dataset, body: Mapping[str, Any], now_ms: int) -> Json:
+class BucketLimitError(FilterError):
+    """The query asks for more buckets than the limit."""
+
+
+def _zone(name: object) -> timezone | ZoneInfo:
+    if name is None:
+        return timezone.utc
+    try:
+        return ZoneInfo(str(name))
+    except (ZoneInfoNotFoundError, ValueError) as exc:
+        raise FilterError(f"Invalid timeZone {name!r}") from exc
+
+
+def bucket_bounds(a: int, b: int, gran: int, zone: timezone | ZoneInfo) -> list[int]:
+    """Bucket boundaries from ``a`` to ``b`` (epoch ms), ``b`` included.
+
+    A granularity of whole days steps in the query's ``timeZone`` calendar, so a bucket over a
+    DST change lasts 23 or 25 hours (fact sheet §3: the zone sets boundaries across DST);
+    shorter granularities are fixed durations.
+    """
+    bounds = [a]
+    if gran % DAY_MS == 0 and zone is not timezone.utc:
+        local = datetime.fromtimestamp(a / 1000, zone)
+        step = 1
+        while bounds[-1] < b:
+            wall = (local.replace(tzinfo=None) + timedelta(days=step * gran // DAY_MS)).replace(
+                tzinfo=zone
+            )
+            bounds.append(min(b, int(wall.timestamp() * 1000)))
+            step += 1
+        return bounds
+    while bounds[-1] < b:
+        bounds.append(min(b, bounds[-1] + gran))
+    return bounds
+
+
+def aggregate(
+    ds: Dataset, body: Mapping[str, Any], now_ms: int, max_buckets: int = MAX_BUCKETS
+) -> Json:
     """Answer a ``ConversationAggregationQuery``; raises ``FilterError`` for a bad body."""
     unknown = sorted(set(body) - AGGREGATE_KEYS)
     if unknown:
@@ -128,8 +172,12 @@ def aggregate(ds: Dataset, body: Mapping[str, Any], now_ms: int) -> Json:
     except ValueError as exc:
         raise FilterError(f"Invalid interval {body.get('interval')!r}: {exc}") from exc
     gran = parse_granularity(body["granularity"]) if body.get("granularity") else b - a
-    if -(-(b - a) // gran) > MAX_BUCKETS:
-        raise FilterError(f"The query would produce more than {MAX_BUCKETS} intervals")
+    zone = _zone(body.get("timeZone"))
+    if -(-(b - a) // gran) > max_buckets + 1:
+        raise BucketLimitError(f"The query would produce more than {max_buckets} intervals")
+    bounds = bucket_bounds(a, b, gran, zone)
+    if len(bounds) - 1 > max_buckets:
+        raise BucketLimitError(f"The query would produce more than {max_buckets} intervals")
     group_by = body.get("groupBy") or []
     if not isinstance(group_by, list) or not set(group_by) <= GROUP_DIMENSIONS:
         raise FilterError(f"groupBy supports only: {', '.join(sorted(GROUP_DIMENSIONS))}")
@@ -163,16 +211,16 @@ def aggregate(ds: Dataset, body: Mapping[str, Any], now_ms: int) -> Json:
                         if filters and not node_matches(filters[0], _lookup(ctx)):
                             break
                     key = tuple((d, ctx[d]) for d in group_by if d in ctx)
-                    acc[key][(t - a) // gran][metric["name"]].append(metric["value"])
+                    bucket = bisect.bisect_right(bounds, t) - 1
+                    acc[key][bucket][metric["name"]].append(metric["value"])
     results = []
     for key in sorted(acc, key=lambda k: [str(v) for v in k]):
         data = []
         for bucket in sorted(acc[key]):
-            start = a + bucket * gran
             per_metric = acc[key][bucket]
             data.append(
                 {
-                    "interval": f"{iso(start)}/{iso(min(b, start + gran))}",
+                    "interval": f"{iso(bounds[bucket])}/{iso(bounds[bucket + 1])}",
                     "metrics": [
                         {"metric": m, "stats": _stats(m, per_metric[m])}
                         for m in metrics

@@ -105,6 +105,12 @@ class Faults:
     #: Every Quality route (evaluations, surveys, their aggregates and forms) answers 403
     #: missing.permissions, as for a role without the quality permissions.
     quality_forbidden: bool = False
+    #: ``GET /api/v2/presence/definitions`` takes ``deactivated`` as documented, ``TRUE`` or
+    #: ``FALSE`` only (the SDK's words); off, any casing of true/false is taken.
+    deactivated_documented_case: bool = False
+    #: The aggregates query refuses more buckets than this. The API's limit is not documented;
+    #: the default is the tap's assumption (2000), so a tap that outgrows it fails here first.
+    aggregate_max_buckets: int = 2000
 
     def replace(self, **changes: Any) -> Faults:
         """Return a copy with ``changes`` applied, rejecting unknown field names."""

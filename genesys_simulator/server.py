@@ -56,7 +56,7 @@ class Simulator:
         self.queries = DetailsQueries(self.core, dataset)
         self.by_id = ConversationsById(self.core, dataset)
         self.aggregates = Aggregates(self.core, dataset)
-        self.directory = Directory(dataset)
+        self.directory = Directory(self.core, dataset)
         self.quality = Quality(self.core, dataset)
         self.control = Control(self.core, dataset)
         families: tuple[Family, ...] = (

@@ -11,6 +11,7 @@ from typing import Any
 from ..dataset import Dataset
 from ..directory import LISTINGS, listing
 from ..filters import FilterError
+from .core import Core
 from .errors import ApiError
 from .routes import Exchange, RouteHandler, RouteTable
 
@@ -20,8 +21,9 @@ Json = dict[str, Any]
 class Directory:
     """Pages through the seeded entity pools."""
 
-    def __init__(self, dataset: Dataset) -> None:
-        """Listings read only the data set's pools."""
+    def __init__(self, core: Core, dataset: Dataset) -> None:
+        """Listings read the data set's pools; the core holds the faults and counters."""
+        self.core = core
         self.dataset = dataset
 
     def register(self, routes: RouteTable) -> None:
@@ -37,7 +39,23 @@ class Directory:
 
     def directory(self, kind: str, query: dict[str, list[str]]) -> Json:
         """One page of a directory entity listing."""
+        if kind == "presence_definitions":
+            self._check_deactivated_case(query)
         try:
             return listing(self.dataset.pools, kind, query)
         except FilterError as exc:
             raise ApiError(400, str(exc)) from exc
+
+    def _check_deactivated_case(self, query: dict[str, list[str]]) -> None:
+        """Under ``deactivated_documented_case``, only the documented ``TRUE``/``FALSE``.
+
+        The SDK documents the parameter as "Deactivated query can be TRUE or FALSE"; whether
+        the API also takes other casings is not documented, so a strict run refuses them.
+        """
+        values = query.get("deactivated")
+        if not self.core.faults.deactivated_documented_case or not values:
+            return
+        self.core.fault_fired("deactivated_case_checked")
+        if values[0] not in {"TRUE", "FALSE"}:
+            self.core.fault_fired("deactivated_case_refused")
+            raise ApiError(400, "deactivated must be TRUE or FALSE")

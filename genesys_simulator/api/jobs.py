@@ -46,6 +46,9 @@ class Job:
     fails: bool
     available_ms: int
     kind: str = "conversation"
+    #: The simulator's clock at submission: a record live as of ``available_ms`` but ended
+    #: by then is what the ``job_live_as_of_availability`` counter shows.
+    clock_ms: int = 0
     deleted: bool = False
     expired: bool = False
     #: Order among the jobs submitted while ``complete_jobs_max`` is set (0: not counted).
@@ -124,12 +127,14 @@ class Jobs:
         now_ms = self.core.now_ms
         available = self.core.available_ms()
         try:
+            # The datalake serves what it holds as of dataAvailabilityDate: a conversation
+            # still live then comes back live, whatever happened since (fact sheet §2).
             selection = Selection.build(
                 self.dataset,
                 body.get("interval"),
                 start_day=start_day,
                 started_before=available,
-                now_ms=now_ms,
+                now_ms=min(now_ms, available),
                 filters=filters,
                 attributes=True,
                 descending=descending,
@@ -207,6 +212,7 @@ class Jobs:
                 kind=kind,
                 seq=self._held_seq,
                 cancels=cancels,
+                clock_ms=now_ms,
             )
             self._jobs[job.job_id] = job
         return {"jobId": job.job_id}

@@ -14,6 +14,7 @@ from collections import OrderedDict
 from typing import Any
 
 from ..faults import Faults
+from ..selection import Selection
 from ..timeutil import iso
 from ..users import StatusLedger, UserSelection
 from .core import Core
@@ -194,6 +195,7 @@ class ResultPages:
             repeats = sum(self._status_ledger.note(job.job_id, sel, r) for r in records)
             if repeats:
                 self.core.fault_fired("status_in_two_jobs", repeats)
+        self._count_as_of_availability(job, new_indices, records[len(records) - len(new_indices) :])
         out: Json = {sel.records_key: self.core.served(records)} if records else {}
         if cursor is not None and not records:
             self.core.fault_fired("empty_page")
@@ -211,6 +213,19 @@ class ResultPages:
             out["cursor"] = self._encode_cursor(job, next_pos, next_repeats, emitted)
         out["dataAvailabilityDate"] = iso(job.available_ms)
         return json.dumps(out, separators=(",", ":")).encode(), len(records)
+
+    def _count_as_of_availability(self, job: Job, indices: list[int], records: list[Json]) -> None:
+        """Count records served live that had ended by the job's clock (jobs lag the clock)."""
+        sel = job.selection
+        if not isinstance(sel, Selection) or job.available_ms >= job.clock_ms:
+            return
+        stale = sum(
+            1
+            for i, record in zip(indices, records, strict=True)
+            if "conversationEnd" not in record and sel.ds.core(i).end_ms <= job.clock_ms
+        )
+        if stale:
+            self.core.fault_fired("job_live_as_of_availability", stale)
 
     def bad_json_body(self) -> bytes:
         """Alternate between a non-JSON body and JSON lacking the records array."""

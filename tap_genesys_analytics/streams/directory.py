@@ -67,11 +67,11 @@ DIMENSION_STREAMS: list[type[DimensionStream]] = [
     _dimension("skills", "/api/v2/routing/skills"),
     _dimension("groups", "/api/v2/groups"),
     # No paging parameters (SDK 269.0.0); deactivated definitions only when asked, and the
-    # parameter takes TRUE or FALSE, not both: read both ways.
+    # parameter takes TRUE or FALSE (that casing is the documented one), not both: read both.
     _dimension(
         "presence_definitions",
         "/api/v2/presence/definitions",
         page_size=None,
-        filters=({"deactivated": "false"}, {"deactivated": "true"}),
+        filters=({"deactivated": "FALSE"}, {"deactivated": "TRUE"}),
     ),
 ]
