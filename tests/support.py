@@ -11,6 +11,7 @@ import datetime as dt
 import json
 import os
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -218,3 +219,45 @@ def sdk_fields(model: str) -> frozenset[str]:
     """
     data = json.loads((Path(__file__).parent / "fixtures" / "sdk_models.json").read_text())
     return frozenset(data["models"][model]["fields"])
+
+
+POSTGRES_PYTHON = ROOT / ".meltano" / "loaders" / "target-postgres" / "venv" / "bin" / "python"
+"""The loader's own Python: it has a PostgreSQL driver, which the tap's venv does not need."""
+
+
+def postgres_reachable() -> bool:
+    """Whether the PostgreSQL of ``TARGET_POSTGRES_HOST``/``_PORT`` accepts a connection."""
+    host = os.environ.get("TARGET_POSTGRES_HOST", "127.0.0.1")
+    port = int(os.environ.get("TARGET_POSTGRES_PORT", "5432"))
+    with socket.socket() as sock:
+        sock.settimeout(1)
+        return sock.connect_ex((host, port)) == 0
+
+
+def run_postgres_script(script: str, *args: str, timeout: float = 300) -> str:
+    """Run ``script`` in the PostgreSQL loader's venv with ``args``; its stdout (exit 0 checked)."""
+    proc = subprocess.run(
+        [str(POSTGRES_PYTHON), "-c", script, *args],
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        check=False,
+    )
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    return proc.stdout
+
+
+def meltano_env(sim: Simulator, tmp: Path, start: str, end: str, **extra: str) -> dict[str, str]:
+    """Environment of a ``meltano`` run against ``sim``, with its own system database in ``tmp``."""
+    return {
+        **os.environ,
+        "MELTANO_SEND_ANONYMOUS_USAGE_STATS": "false",
+        "MELTANO_DATABASE_URI": f"sqlite:///{tmp / 'meltano.db'}",
+        "TAP_GENESYS_ANALYTICS_API_URL": sim.url,
+        "TAP_GENESYS_ANALYTICS_LOGIN_URL": sim.url,
+        "TAP_GENESYS_ANALYTICS_CLIENT_ID": CLIENT_ID,
+        "TAP_GENESYS_ANALYTICS_CLIENT_SECRET": CLIENT_SECRET,
+        "TAP_GENESYS_ANALYTICS_START_DATE": start,
+        "TAP_GENESYS_ANALYTICS_END_DATE": end,
+        **extra,
+    }

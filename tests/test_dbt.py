@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import json
 import os
-import socket
 import subprocess
 import uuid
 from collections import Counter
@@ -27,7 +26,7 @@ import duckdb
 import pytest
 
 from genesys_simulator import Dataset, Simulator
-from tests.support import require
+from tests.support import postgres_reachable, require
 
 ROOT = Path(__file__).resolve().parents[1]
 MELTANO = ROOT / ".meltano"
@@ -324,14 +323,6 @@ def test_incremental_build_after_a_second_nightly_run_equals_a_full_refresh(
 # ------------------------------------------------------------------------------- PostgreSQL
 
 
-def _postgres_reachable() -> bool:
-    host = os.environ.get("TARGET_POSTGRES_HOST", "127.0.0.1")
-    port = int(os.environ.get("TARGET_POSTGRES_PORT", "5432"))
-    with socket.socket() as sock:
-        sock.settimeout(1)
-        return sock.connect_ex((host, port)) == 0
-
-
 PG_SCRIPT = """
 import json, os, sys
 import psycopg2
@@ -365,7 +356,7 @@ def _pg(sql: str) -> list[list[str | None]]:
 @pytest.fixture
 def pg_schemas() -> Iterator[tuple[str, str]]:
     require(
-        "TARGET_POSTGRES_PASSWORD" in os.environ and _postgres_reachable(),
+        "TARGET_POSTGRES_PASSWORD" in os.environ and postgres_reachable(),
         "no PostgreSQL: scripts/test.sh starts one and sets TARGET_POSTGRES_*",
     )
     tag = uuid.uuid4().hex[:8]

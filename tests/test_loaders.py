@@ -24,7 +24,6 @@ import datetime as dt
 import json
 import os
 import re
-import socket
 import subprocess
 import uuid
 from collections.abc import Iterable, Iterator
@@ -37,14 +36,22 @@ import pytest
 from genesys_simulator import Simulator
 from tap_genesys_analytics.genesys import child_rows, users
 from tap_genesys_analytics.tap import TapGenesysAnalytics
-from tests.support import CLIENT_ID, CLIENT_SECRET, ROOT, require, start_sim, truth
+from tests.support import (
+    POSTGRES_PYTHON,
+    ROOT,
+    meltano_env,
+    postgres_reachable,
+    require,
+    run_postgres_script,
+    start_sim,
+    truth,
+)
 from tests.test_aggregates import QUERIES, aggregate_truth
 from tests.test_dimensions import DIMENSIONS
 from tests.test_dimensions import _truth as dimension_truth
 from tests.test_user_streams import user_truth
 
 MELTANO = ROOT / ".venv-meltano" / "bin" / "meltano"
-POSTGRES_PYTHON = ROOT / ".meltano" / "loaders" / "target-postgres" / "venv" / "bin" / "python"
 START, END = "2024-01-01", "2024-01-15"
 #: Small enough that many of the DuckDB loader's batches begin on a header-like row.
 BATCH = 200
@@ -123,20 +130,15 @@ def expected_keys(sim: Simulator) -> dict[str, collections.Counter[Key]]:
 
 
 def _env(sim: Simulator, tmp: Path, **extra: str) -> dict[str, str]:
-    return {
-        **os.environ,
-        "MELTANO_SEND_ANONYMOUS_USAGE_STATS": "false",
-        "MELTANO_DATABASE_URI": f"sqlite:///{tmp / 'meltano.db'}",
-        "TAP_GENESYS_ANALYTICS_API_URL": sim.url,
-        "TAP_GENESYS_ANALYTICS_LOGIN_URL": sim.url,
-        "TAP_GENESYS_ANALYTICS_CLIENT_ID": CLIENT_ID,
-        "TAP_GENESYS_ANALYTICS_CLIENT_SECRET": CLIENT_SECRET,
-        "TAP_GENESYS_ANALYTICS_START_DATE": f"{START}T00:00:00Z",
-        "TAP_GENESYS_ANALYTICS_END_DATE": f"{END}T00:00:00Z",
-        "TAP_GENESYS_ANALYTICS_AGGREGATES": json.dumps(QUERIES),
-        "TAP_GENESYS_ANALYTICS__SELECT": json.dumps([f"{stream}.*" for stream in KEYS]),
+    return meltano_env(
+        sim,
+        tmp,
+        f"{START}T00:00:00Z",
+        f"{END}T00:00:00Z",
+        TAP_GENESYS_ANALYTICS_AGGREGATES=json.dumps(QUERIES),
+        TAP_GENESYS_ANALYTICS__SELECT=json.dumps([f"{stream}.*" for stream in KEYS]),
         **extra,
-    }
+    )
 
 
 def _run(meltano: Path, loader: str, env: dict[str, str]) -> None:
@@ -200,15 +202,7 @@ with conn:
 
 
 def _postgres(schema: str, action: str) -> str:
-    proc = subprocess.run(
-        [str(POSTGRES_PYTHON), "-c", POSTGRES_KEYS, schema, action],
-        capture_output=True,
-        text=True,
-        timeout=300,
-        check=False,
-    )
-    assert proc.returncode == 0, proc.stderr[-3000:]
-    return proc.stdout
+    return run_postgres_script(POSTGRES_KEYS, schema, action)
 
 
 def _read_csv(folder: Path) -> dict[str, list[Key]]:
@@ -217,14 +211,6 @@ def _read_csv(folder: Path) -> dict[str, list[Key]]:
         with (folder / f"{stream}.csv").open(newline="") as handle:
             out[stream] = _keys(stream, csv.DictReader(handle))
     return out
-
-
-def _postgres_reachable() -> bool:
-    host = os.environ.get("TARGET_POSTGRES_HOST", "127.0.0.1")
-    port = int(os.environ.get("TARGET_POSTGRES_PORT", "5432"))
-    with socket.socket() as sock:
-        sock.settimeout(1)
-        return sock.connect_ex((host, port)) == 0
 
 
 def load(meltano: Path, sim: Simulator, tmp: Path, loader: str) -> dict[str, list[Key]]:
@@ -244,7 +230,7 @@ def load(meltano: Path, sim: Simulator, tmp: Path, loader: str) -> dict[str, lis
         _run(meltano, loader, _env(sim, tmp, TARGET_CSV_OUTPUT_PATH=str(tmp / "csv")))
         return _read_csv(tmp / "csv")
     require(
-        "TARGET_POSTGRES_PASSWORD" in os.environ and _postgres_reachable(),
+        "TARGET_POSTGRES_PASSWORD" in os.environ and postgres_reachable(),
         "no PostgreSQL: scripts/test.sh starts one and sets TARGET_POSTGRES_*",
     )
     require(POSTGRES_PYTHON.exists(), "target-postgres is not installed: run scripts/setup.sh")

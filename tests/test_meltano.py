@@ -13,7 +13,6 @@ import csv
 import json
 import os
 import re
-import socket
 import subprocess
 import sys
 import uuid
@@ -28,11 +27,10 @@ import pytest
 from genesys_simulator import Dataset, Faults, Simulator
 from genesys_simulator.unknown import UNKNOWN_FIELD
 from tap_genesys_analytics.tap import TapGenesysAnalytics
-from tests.support import require
+from tests.support import POSTGRES_PYTHON, postgres_reachable, require, run_postgres_script
 
 ROOT = Path(__file__).resolve().parents[1]
 MELTANO = ROOT / ".venv-meltano" / "bin" / "meltano"
-POSTGRES_PYTHON = ROOT / ".meltano" / "loaders" / "target-postgres" / "venv" / "bin" / "python"
 
 START = datetime(2024, 1, 1, tzinfo=UTC)
 END = datetime(2024, 1, 31, tzinfo=UTC)
@@ -186,14 +184,6 @@ def test_the_readme_shows_a_select_line_with_its_permission_for_every_other_stre
             assert permission == "analytics:userDetail:view", stream
 
 
-def _postgres_reachable() -> bool:
-    host = os.environ.get("TARGET_POSTGRES_HOST", "127.0.0.1")
-    port = int(os.environ.get("TARGET_POSTGRES_PORT", "5432"))
-    with socket.socket() as sock:
-        sock.settimeout(1)
-        return sock.connect_ex((host, port)) == 0
-
-
 POSTGRES_IDS = """
 import json, os, sys
 import psycopg
@@ -233,22 +223,14 @@ with conn:
 
 
 def _postgres(schema: str, action: str) -> str:
-    proc = subprocess.run(
-        [str(POSTGRES_PYTHON), "-c", POSTGRES_IDS, schema, action],
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
-    assert proc.returncode == 0, proc.stderr[-3000:]
-    return proc.stdout
+    return run_postgres_script(POSTGRES_IDS, schema, action, timeout=120)
 
 
 def test_meltano_run_into_postgres_loads_exactly_the_truth(
     meltano: Path, simulator: Simulator, truth: set[str], tmp_path: Path
 ) -> None:
     require(
-        "TARGET_POSTGRES_PASSWORD" in os.environ and _postgres_reachable(),
+        "TARGET_POSTGRES_PASSWORD" in os.environ and postgres_reachable(),
         "no PostgreSQL: scripts/test.sh starts one and sets TARGET_POSTGRES_*",
     )
     require(POSTGRES_PYTHON.exists(), "target-postgres is not installed: run scripts/setup.sh")
@@ -389,15 +371,7 @@ def _csv_tables(folder: Path) -> dict[str, Any]:
 
 
 def _run_postgres(script: str, *args: str) -> str:
-    proc = subprocess.run(
-        [str(POSTGRES_PYTHON), "-c", script, *args, *UNKNOWN_STREAMS],
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
-    assert proc.returncode == 0, proc.stderr[-3000:]
-    return proc.stdout
+    return run_postgres_script(script, *args, *UNKNOWN_STREAMS, timeout=120)
 
 
 @pytest.mark.parametrize("loader", ["target-duckdb", "target-csv", "target-postgres"])
@@ -411,7 +385,7 @@ def test_every_loader_survives_fields_the_api_adds_later(
     """
     if loader == "target-postgres":
         require(
-            "TARGET_POSTGRES_PASSWORD" in os.environ and _postgres_reachable(),
+            "TARGET_POSTGRES_PASSWORD" in os.environ and postgres_reachable(),
             "no PostgreSQL: scripts/test.sh starts one and sets TARGET_POSTGRES_*",
         )
         require(POSTGRES_PYTHON.exists(), "target-postgres is not installed: run scripts/setup.sh")

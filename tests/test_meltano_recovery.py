@@ -19,7 +19,7 @@ import duckdb
 import pytest
 
 from genesys_simulator import Simulator
-from tests.support import CLIENT_ID, CLIENT_SECRET, ROOT, require, start_sim, truth, wait_until
+from tests.support import ROOT, meltano_env, require, start_sim, truth, wait_until
 
 MELTANO = ROOT / ".venv-meltano" / "bin" / "meltano"
 STATE_ID = "dev:tap-genesys-analytics-to-target-duckdb"
@@ -32,20 +32,15 @@ def meltano() -> Path:
 
 
 def _env(sim: Simulator, tmp: Path, **extra: str) -> dict[str, str]:
-    return {
-        **os.environ,
-        "MELTANO_SEND_ANONYMOUS_USAGE_STATS": "false",
-        "MELTANO_DATABASE_URI": f"sqlite:///{tmp / 'meltano.db'}",
-        "TAP_GENESYS_ANALYTICS_API_URL": sim.url,
-        "TAP_GENESYS_ANALYTICS_LOGIN_URL": sim.url,
-        "TAP_GENESYS_ANALYTICS_CLIENT_ID": CLIENT_ID,
-        "TAP_GENESYS_ANALYTICS_CLIENT_SECRET": CLIENT_SECRET,
-        "TAP_GENESYS_ANALYTICS_START_DATE": "2024-01-01T00:00:00Z",
-        "TAP_GENESYS_ANALYTICS_END_DATE": "2024-01-31T00:00:00Z",
-        "TARGET_DUCKDB_FILEPATH": str(tmp / "out.duckdb"),
-        "TARGET_DUCKDB_DEFAULT_TARGET_SCHEMA": "genesys",
+    return meltano_env(
+        sim,
+        tmp,
+        "2024-01-01T00:00:00Z",
+        "2024-01-31T00:00:00Z",
+        TARGET_DUCKDB_FILEPATH=str(tmp / "out.duckdb"),
+        TARGET_DUCKDB_DEFAULT_TARGET_SCHEMA="genesys",
         **extra,
-    }
+    )
 
 
 def _meltano(meltano: Path, *args: str, env: dict[str, str], timeout: float = 600) -> Any:
