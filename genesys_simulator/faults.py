@@ -7,6 +7,8 @@ import hashlib
 from dataclasses import dataclass, field
 from typing import Any
 
+from .timeutil import parse_interval
+
 DEFAULT_ERROR_STATUSES: tuple[int, ...] = (408, 429, 500, 502, 503, 504)
 
 
@@ -126,6 +128,8 @@ class Faults:
         for name in ("error_statuses", "login_errors", "api_errors"):
             if name in changes:
                 changes[name] = tuple(int(s) for s in changes[name])
+        if changes.get("hold_jobs_interval") is not None:
+            parse_interval(changes["hold_jobs_interval"])  # refused here, not on each poll
         return dataclasses.replace(self, **changes)
 
     def to_dict(self) -> dict[str, Any]:
