@@ -7,6 +7,8 @@ import hashlib
 from dataclasses import dataclass, field
 from typing import Any
 
+from .timeutil import parse_interval
+
 DEFAULT_ERROR_STATUSES: tuple[int, ...] = (408, 429, 500, 502, 503, 504)
 
 
@@ -36,6 +38,11 @@ class Faults:
     #: PENDING (fault counter ``job_held`` on each status of one) until it is lifted. A run
     #: stalls at a known point, so a test can stop it there without racing it.
     complete_jobs_max: int | None = None
+    #: The same hold chosen by data instead of by order: every job whose interval starts
+    #: inside this ISO-8601 interval (``start/end``, end exclusive) stays PENDING (counter
+    #: ``job_held``) until it is lifted. With runs in parallel the order of submissions is
+    #: not known, but which run asks for which days is: one chosen run stalls there.
+    hold_jobs_interval: str | None = None
     #: The first job of each interval ends CANCELLED instead of FULFILLED (fault counter
     #: ``job_cancelled``), as when an admin or the platform cancels it.
     job_cancel_once: bool = False
@@ -121,6 +128,8 @@ class Faults:
         for name in ("error_statuses", "login_errors", "api_errors"):
             if name in changes:
                 changes[name] = tuple(int(s) for s in changes[name])
+        if changes.get("hold_jobs_interval") is not None:
+            parse_interval(changes["hold_jobs_interval"])  # refused here, not on each poll
         return dataclasses.replace(self, **changes)
 
     def to_dict(self) -> dict[str, Any]:

@@ -13,7 +13,6 @@ import json
 import os
 import signal
 import subprocess
-import time
 import urllib.error
 import urllib.request
 from collections.abc import Iterator
@@ -24,7 +23,15 @@ import duckdb
 import pytest
 
 from genesys_simulator import Simulator
-from tests.support import CLIENT_ID, CLIENT_SECRET, ROOT, require, start_sim, truth
+from tests.support import (
+    CLIENT_ID,
+    CLIENT_SECRET,
+    ROOT,
+    require,
+    start_sim,
+    truth,
+    wait_until,
+)
 
 MELTANO = ROOT / ".venv-meltano" / "bin" / "meltano"
 DAGSTER_PYTHON = ROOT / ".venv-dagster" / "bin" / "python"
@@ -235,6 +242,12 @@ def backfill_sim() -> Iterator[Simulator]:
 def test_dagster_backfill_in_partitions_killed_retried_then_nightly(
     meltano: Path, dagster: Path, backfill_sim: Simulator, tmp_path: Path
 ) -> None:
+    """A partition killed mid-way is retried by Dagster from its saved bookmark.
+
+    The kill point is fixed by ``hold_jobs_interval``, not by polling a moving run: the first
+    partition stalls on its held job (counter ``job_held``) with its STATE saved, and only then
+    is it killed, so the outcome does not depend on the machine's speed.
+    """
     sim = backfill_sim
     run_dir = tmp_path / "dagster"
     env = {
@@ -254,6 +267,11 @@ def test_dagster_backfill_in_partitions_killed_retried_then_nightly(
         "GENESYS_RUN_DIR": str(run_dir),
         "MELTANO_BIN": str(meltano),
     }
+    # The first run's jobs from its third chunk on stay PENDING until the test lifts the hold:
+    # that run stalls at a known day whatever the second run, in parallel, is doing.
+    victim = _suffix(*RUNS[0])
+    held_from = "2024-01-07T00:00:00.000Z"
+    sim.set_faults(hold_jobs_interval=f"{held_from}/{RUNS[0][1]}T00:00:00.000Z")
     driver = subprocess.Popen(
         [str(DAGSTER_PYTHON), "-m", "orchestration.backfill", "--parallel", "2"],
         cwd=ROOT,
@@ -262,23 +280,35 @@ def test_dagster_backfill_in_partitions_killed_retried_then_nightly(
         stderr=(tmp_path / "dagster.log").open("wb"),
         text=True,
     )
-    # Kill the first run's Meltano (its whole process group: meltano, tap, target) once the
-    # loader has confirmed progress into the middle of its range.
-    victim = _suffix(*RUNS[0])
     state_id = f"dev:tap-genesys-analytics-to-target-duckdb:{victim}"
-    pid_file = run_dir / f"{victim}.pid"
-    killed_at = None
-    deadline = time.monotonic() + 300
-    while killed_at is None and time.monotonic() < deadline and driver.poll() is None:
+
+    def stalled_with_progress_saved() -> bool:
+        """The first run waits on its held job and the loader confirmed its second chunk."""
+        assert driver.poll() is None, "the backfill ended while its first run was held"
         bookmark = _state(tmp_path, state_id, ("partial", "completed"))
-        if bookmark and "run" in bookmark and bookmark["watermark"] > "2024-01-04":
-            pid = int(pid_file.read_text())
-            os.killpg(pid, signal.SIGKILL)
-            killed_at = bookmark["watermark"]
-        time.sleep(0.1)
+        return (
+            sim.stats.faults["job_held"] >= 1
+            and bookmark is not None
+            and "run" in bookmark
+            and bookmark["watermark"] >= "2024-01-04T00:00:00.000Z"
+        )
+
+    try:
+        wait_until(stalled_with_progress_saved, timeout=300)  # a hang guard
+    except BaseException:
+        driver.kill()
+        driver.communicate(timeout=60)
+        raise
+    bookmark = _state(tmp_path, state_id, ("partial", "completed"))
+    assert bookmark is not None
+    killed_at = bookmark["watermark"]
+    assert killed_at <= held_from, "the run is stalled before its held chunk"
+    # Kill the first run's Meltano (its whole process group: meltano, tap, target) where it
+    # waits, then lift the hold so Dagster's retry can finish the range.
+    os.killpg(int((run_dir / f"{victim}.pid").read_text()), signal.SIGKILL)
+    sim.set_faults(hold_jobs_interval=None)
     out, _ = driver.communicate(timeout=600)
     log = (tmp_path / "dagster.log").read_text(errors="replace")[-5000:]
-    assert killed_at is not None, f"the first run was killed mid-way\n{log}"
     assert driver.returncode == 0, log
     reports = {r["first"]: r for r in map(json.loads, out.splitlines())}
     assert sorted(reports) == ["2024-01-01", "2024-01-16", "2024-01-31", "2024-02-15"]
@@ -288,7 +318,7 @@ def test_dagster_backfill_in_partitions_killed_retried_then_nightly(
     assert first[0]["ok"] is False, "the first attempt failed"
     (done,) = [a for a in first if a["ok"]]
     assert done["attempt"] >= 1, "Dagster's RetryPolicy ran it again"
-    assert done["resumed_at"] >= killed_at, "the retry resumed from the saved state"
+    assert killed_at <= done["resumed_at"] <= held_from, "the retry resumed from the saved state"
     assert 0 < done["records"] < len(truth(sim, *RUNS[0])), "the retry read only the rest"
 
     # The union of the four runs' tables is the window's truth, no row twice, each run's rows

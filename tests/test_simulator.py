@@ -622,6 +622,23 @@ def test_complete_jobs_max_holds_later_jobs_until_lifted(
     assert wait_done(api, sim, second)["state"] == "FULFILLED"
 
 
+def test_hold_jobs_interval_holds_the_jobs_that_start_inside_it(
+    sim: Simulator, api: requests.Session
+) -> None:
+    sim.set_faults(hold_jobs_interval="2024-01-08T00:00:00.000Z/2024-01-09T00:00:00.000Z")
+    inside = submit(api, sim, {"interval": "2024-01-08T02:00:00.000Z/2024-01-10T00:00:00.000Z"})
+    before = submit(api, sim, {"interval": "2024-01-07T00:00:00.000Z/2024-01-08T12:00:00.000Z"})
+    after = submit(api, sim, {"interval": "2024-01-09T00:00:00.000Z/2024-01-10T00:00:00.000Z"})
+    # Whatever the order of submission, only the job starting inside the interval is held.
+    assert wait_done(api, sim, before)["state"] == "FULFILLED"
+    assert wait_done(api, sim, after)["state"] == "FULFILLED"
+    for _ in range(3):  # however long it is polled, the held job does not finish
+        assert api.get(f"{sim.url}{JOBS}/{inside}", timeout=10).json()["state"] == "PENDING"
+    assert sim.stats.faults["job_held"] == 3
+    sim.set_faults(hold_jobs_interval=None)
+    assert wait_done(api, sim, inside)["state"] == "FULFILLED"
+
+
 def test_fault_job_cancel_once(sim: Simulator, api: requests.Session) -> None:
     sim.set_faults(job_cancel_once=True)
     body = {"interval": "2024-01-08T00:00:00.000Z/2024-01-08T02:00:00.000Z"}

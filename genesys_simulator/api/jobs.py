@@ -54,6 +54,8 @@ class Job:
     #: Order among the jobs submitted while ``complete_jobs_max`` is set (0: not counted).
     seq: int = 0
     cancels: bool = False
+    #: Start of the job's interval (epoch ms), for ``hold_jobs_interval``.
+    start_ms: int = 0
 
     @property
     def completed(self) -> float:
@@ -213,6 +215,7 @@ class Jobs:
                 seq=self._held_seq,
                 cancels=cancels,
                 clock_ms=now_ms,
+                start_ms=parse_interval(body["interval"])[0],
             )
             self._jobs[job.job_id] = job
         return {"jobId": job.job_id}
@@ -232,9 +235,14 @@ class Jobs:
         return job.completed + (JOB_RETENTION_SECONDS if expire is None else expire)
 
     def held(self, job: Job) -> bool:
-        """Whether ``complete_jobs_max`` keeps ``job`` from finishing for now."""
-        limit = self.core.faults.complete_jobs_max
-        return limit is not None and job.seq > limit
+        """Whether ``complete_jobs_max`` or ``hold_jobs_interval`` keeps ``job`` from finishing."""
+        faults = self.core.faults
+        if faults.complete_jobs_max is not None and job.seq > faults.complete_jobs_max:
+            return True
+        if faults.hold_jobs_interval is None:
+            return False
+        start, end = parse_interval(faults.hold_jobs_interval)
+        return start <= job.start_ms < end
 
     def job_state(self, job: Job) -> str:
         """QUEUED -> PENDING -> FULFILLED/FAILED/CANCELLED -> EXPIRED, by wall time and switches."""
