@@ -34,7 +34,8 @@ import duckdb
 import pytest
 
 from genesys_simulator import Simulator
-from tap_genesys_analytics.genesys import child_rows, users
+from genesys_simulator import quality as quality_model
+from tap_genesys_analytics.genesys import child_rows, quality, users
 from tap_genesys_analytics.tap import TapGenesysAnalytics
 from tests.support import (
     POSTGRES_PYTHON,
@@ -125,8 +126,59 @@ def expected_keys(sim: Simulator) -> dict[str, collections.Counter[Key]]:
     rows["conversation_aggregates"] = list(aggregate_truth(sim, START, END).values())
     for stream in DIMENSIONS:
         rows[stream] = dimension_truth(sim, stream)
+    rows.update(quality_truth(sim, conversations))
     assert set(rows) == set(KEYS), "the truth covers every stream the tap discovers"
     return {stream: collections.Counter(_keys(stream, r)) for stream, r in rows.items()}
+
+
+def quality_truth(
+    sim: Simulator, conversations: list[dict[str, Any]]
+) -> dict[str, list[dict[str, Any]]]:
+    """The quality streams' truth: headers from the conversations, items changed in the window.
+
+    An evaluation or survey with an event in ``[START, END)`` is read by id as it stands at the
+    simulator's clock (a deleted one as its tombstone); forms are every version published by then.
+    """
+    ds, now = sim.dataset, sim.now_ms
+    lo = int(dt.datetime.fromisoformat(START).replace(tzinfo=UTC).timestamp() * 1000)
+    hi = int(dt.datetime.fromisoformat(END).replace(tzinfo=UTC).timestamp() * 1000)
+    rows: dict[str, list[dict[str, Any]]] = {
+        "conversation_evaluations": [
+            {**e, "conversationId": c["conversationId"]}
+            for c in conversations
+            for e in c.get("evaluations", ())
+        ],
+        "conversation_surveys": [
+            {**v, "conversationId": c["conversationId"]}
+            for c in conversations
+            for v in c.get("surveys", ())
+        ],
+        "evaluation_forms": [f for f in ds.quality_forms[0] if f["publishedAt"] <= now],
+        "survey_forms": [f for f in ds.quality_forms[1] if f["publishedAt"] <= now],
+        "evaluations": [],
+        "evaluation_question_group_scores": [],
+        "evaluation_question_scores": [],
+        "surveys": [],
+        "survey_question_scores": [],
+    }
+    for plan in ds.quality_items(lo, hi):
+        for item in plan.evaluations:
+            evaluation = quality_model.evaluation_at(item, now)
+            if evaluation is None or not any(lo <= e.t < hi for e in item.events):
+                continue
+            rows["evaluations"].append(evaluation)
+            if not evaluation["deleted"]:
+                rows["evaluation_question_group_scores"] += quality.evaluation_group_rows(
+                    evaluation
+                )
+                rows["evaluation_question_scores"] += quality.evaluation_question_rows(evaluation)
+        for item in plan.surveys:
+            survey = quality_model.survey_at(item, now)
+            if survey is None or not any(lo <= e.t < hi for e in item.events):
+                continue
+            rows["surveys"].append(survey)
+            rows["survey_question_scores"] += quality.survey_question_rows(survey)
+    return rows
 
 
 def _env(sim: Simulator, tmp: Path, **extra: str) -> dict[str, str]:
