@@ -11,7 +11,7 @@ generic and unit tests; its exit status fails the run when any of them fails.
 from __future__ import annotations
 
 from collections import defaultdict
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -19,7 +19,6 @@ import duckdb
 
 from genesys_simulator import Dataset, Simulator
 from genesys_simulator import quality as truth_model
-from genesys_simulator.timeutil import parse_iso
 from tests.test_dbt import START, _env, _meltano, tools  # noqa: F401 (the fixture)
 
 DAYS = 30
@@ -28,12 +27,17 @@ SEED = 5
 STREAMS = ["evaluations", "surveys"]
 #: Nights end off the 2.4-hour grid the conversations start on (tests/test_quality.py).
 OFF_GRID = timedelta(hours=1, minutes=1, seconds=1, milliseconds=1)
-NIGHTS = (START + timedelta(days=15) + OFF_GRID, START + timedelta(days=45) + OFF_GRID)
+NIGHTS = (START + timedelta(days=20) + OFF_GRID, START + timedelta(days=60) + OFF_GRID)
 Key = tuple[str, str | None, str | None]
 
 
 def _id(ref: dict[str, Any] | None) -> str | None:
     return ref["id"] if ref else None
+
+
+def _day(iso: str) -> str:
+    """The UTC date of an ISO timestamp (the package's default genesys_reporting_time_zone)."""
+    return datetime.fromisoformat(iso.replace("Z", "+00:00")).astimezone(UTC).date().isoformat()
 
 
 def _truth(sim: Simulator) -> dict[str, Any]:
@@ -51,7 +55,7 @@ def _truth(sim: Simulator) -> dict[str, Any]:
             evaluations[e["id"]] = e
             if e["deleted"] or e["status"] != "FINISHED":
                 continue
-            key = (parse_iso(e["createdDate"]).date().isoformat(), _id(e["agent"]), _id(e["queue"]))
+            key = (_day(e["createdDate"]), _id(e["agent"]), _id(e["queue"]))
             row = quality[key]
             row[0] += 1
             row[1] += e["answers"]["totalScore"]
@@ -64,7 +68,7 @@ def _truth(sim: Simulator) -> dict[str, Any]:
             if score is None:
                 continue
             key = (
-                parse_iso(s["completedDate"]).date().isoformat(),
+                _day(s["completedDate"]),
                 _id(s["agent"]),
                 _id(s["queue"]),
             )

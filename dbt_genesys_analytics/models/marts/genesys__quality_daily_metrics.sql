@@ -1,6 +1,7 @@
 {#- Evaluation scores per local day (genesys_reporting_time_zone) of the evaluation's creation,
     agent and queue. Only the latest version of an evaluation counts, a deleted one not at all,
     and only finished ones (a retracted or in-progress evaluation has no score that stands).
+    Averages stay numeric, not float: a 32-bit float would show 86.67 as 86.66999816.
     DECISIONLOG.md, "Quality by the evaluation's created date", says why created, not released. -#}
 with evaluations as (
     select * from {{ ref('stg_genesys__evaluations') }}
@@ -49,10 +50,10 @@ select
     queue_id,
     count(*) as evaluations,
     sum(total_score) as total_score_sum,
-    {{ genesys_analytics.safe_ratio('sum(total_score)', 'count(*)') }} as avg_total_score,
+    sum(total_score) / nullif(count(total_score), 0) as avg_total_score,
     count(total_critical_score) as critical_scored,
     sum(total_critical_score) as critical_score_sum,
-    {{ genesys_analytics.safe_ratio('sum(total_critical_score)', 'count(total_critical_score)') }} as avg_critical_score,
+    sum(total_critical_score) / nullif(count(total_critical_score), 0) as avg_critical_score,
     sum(case when any_failed_kill_questions then 1 else 0 end) as failed_kill_evaluations
 from scored
 group by organization, report_date_local, user_id, queue_id

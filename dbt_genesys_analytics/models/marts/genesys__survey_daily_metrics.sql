@@ -26,8 +26,8 @@ select
     sum(case when nps_score >= 9 then 1 else 0 end) as promoters,
     sum(case when nps_score between 7 and 8 then 1 else 0 end) as passives,
     sum(case when nps_score <= 6 then 1 else 0 end) as detractors,
-    {{ genesys_analytics.safe_ratio('sum(case when nps_score >= 9 then 1 else 0 end) - sum(case when nps_score <= 6 then 1 else 0 end)', 'count(*)', scale=100) }} as nps,
+    100.0 * (sum(case when nps_score >= 9 then 1 else 0 end) - sum(case when nps_score <= 6 then 1 else 0 end)) / nullif(count(*), 0) as nps,
     sum(total_score) as total_score_sum,
-    {{ genesys_analytics.safe_ratio('sum(total_score)', 'count(total_score)') }} as avg_total_score
+    sum(total_score) / nullif(count(total_score), 0) as avg_total_score
 from responses
 group by organization, report_date_local, user_id, queue_id
