@@ -353,8 +353,9 @@ def detail_fields(p: Plan, now_ms: int) -> Json:
             "systemSubmitted": e["systemSubmitted"],
         }
         if "answers" in e:
-            row["oTotalScore"] = e["answers"]["totalScore"]
-            row["oTotalCriticalScore"] = e["answers"]["totalCriticalScore"]
+            # The Quality API's scores are decimals; the analytics models' o-fields are Longs.
+            row["oTotalScore"] = _whole(e["answers"]["totalScore"])
+            row["oTotalCriticalScore"] = _whole(e["answers"]["totalCriticalScore"])
         evaluations.append({k: v for k, v in row.items() if v is not None})
     surveys = []
     for item in p.surveys:
@@ -372,7 +373,7 @@ def detail_fields(p: Plan, now_ms: int) -> Json:
             "surveyCompletedDate": s["completedDate"],
             "surveyPartialResponse": s["status"] == "InProgress",
             "surveyPromoterScore": answers.get("npsScore"),
-            "oSurveyTotalScore": answers.get("totalScore"),
+            "oSurveyTotalScore": _whole(answers.get("totalScore")),
             "queueId": item.queue_id,
             "userId": item.agent_id,
             "eventTime": s["changedDate"],
@@ -383,3 +384,8 @@ def detail_fields(p: Plan, now_ms: int) -> Json:
     if surveys:
         fields["surveys"] = surveys
     return fields
+
+
+def _whole(score: float | None) -> int | None:
+    """A score as the analytics details carry it (AnalyticsEvaluation/AnalyticsSurvey: Long)."""
+    return None if score is None else round(score)
