@@ -25,6 +25,10 @@ def _without_attributes(record: dict[str, Any]) -> dict[str, Any]:
     return copy
 
 
+def _without_quality(record: dict[str, Any]) -> dict[str, Any]:
+    return {k: v for k, v in record.items() if k not in ("evaluations", "surveys")}
+
+
 def test_nightly_runs_pick_up_corrections_and_late_endings(tmp_path: Path, make_sim) -> None:
     d0 = dt.datetime(2024, 1, 20, 12, tzinfo=UTC)
     # Every 500th conversation lasts 5 days: the one started on 16 January is live at the
@@ -48,7 +52,8 @@ def test_nightly_runs_pick_up_corrections_and_late_endings(tmp_path: Path, make_
     sim.reset_stats()
     second = run_tap(tmp_path, config, state=first.last_state)
     assert second.returncode == 0, second.stderr[-2000:]
-    assert sim.stats.requests["details_multi"] > 0, "a conversation live before was fetched by id"
+    by_id = sim.stats.requests["details_multi"] + sim.stats.requests["details_one"]
+    assert by_id > 0, "a conversation live before was fetched by id"
 
     for run in (first, second):
         assert len(run.ids()) == len(set(run.ids())), "emitted twice within a run"
@@ -78,12 +83,15 @@ def test_nightly_runs_pick_up_corrections_and_late_endings(tmp_path: Path, make_
     # last have been fetched by id; both serve no attributes. Every other final version is the
     # present one or the one as of availability, with its attributes, also one that ended after
     # an earlier run emitted it live (86a853e emitted the by-id version last, without them).
+    # Evaluation and survey headers change for up to 90 days, past any lookback: they are the
+    # quality streams' to keep current (tests/test_quality.py), so they are left out here.
     query_from = (sim.now - DAY).strftime("%Y-%m-%d")
     lake = sim.now - dt.timedelta(seconds=86400)
     with_attributes = 0
     for cid in expected:
-        latest = ds.conversation(ds.index_of(cid), now=sim.now)
-        as_of_lake = ds.conversation(ds.index_of(cid), now=lake)
+        upserted[cid] = _without_quality(upserted[cid])
+        latest = _without_quality(ds.conversation(ds.index_of(cid), now=sim.now))
+        as_of_lake = _without_quality(ds.conversation(ds.index_of(cid), now=lake))
         if cid in ended and latest["conversationStart"] < query_from:
             assert upserted[cid] in (latest, as_of_lake), cid
             with_attributes += any("attributes" in p for p in upserted[cid]["participants"])
@@ -96,7 +104,7 @@ def test_nightly_runs_pick_up_corrections_and_late_endings(tmp_path: Path, make_
     replaced = [
         cid
         for cid, old in first_versions.items()
-        if _without_attributes(old) != _without_attributes(upserted[cid])
+        if _without_attributes(_without_quality(old)) != _without_attributes(upserted[cid])
     ]
     assert replaced, "some conversations changed between the runs"
     ended_later = {
