@@ -38,6 +38,9 @@ MEDIA_SETTINGS_KEYS = {
     "email": "email",
     "message": "message",
 }
+#: Every queue's service-level percentage (the API's 0-1 scale); ``oServiceLevel`` reports it
+#: as ``target``.
+SERVICE_LEVEL_TARGET = 0.8
 _SL_BASE_MS = {
     "call": 20_000,
     "callback": 60_000,
@@ -62,7 +65,10 @@ def _media_settings(queue: Json) -> Json:
     return {
         key: {
             "alertingTimeoutSeconds": 8,
-            "serviceLevel": {"percentage": 0.8, "durationMs": service_level_ms(queue, media)},
+            "serviceLevel": {
+                "percentage": SERVICE_LEVEL_TARGET,
+                "durationMs": service_level_ms(queue, media),
+            },
         }
         for media, key in MEDIA_SETTINGS_KEYS.items()
     }
