@@ -304,7 +304,8 @@ def test_service_level_ratio_agrees_with_the_detail_records(make_sim) -> None:
                 queue = next(s["queueId"] for s in session["segments"] if "queueId" in s)
                 want[queue][1] += 1
                 want[queue][0] += "tAcd" in names and "nOverSla" not in names
-    assert want and set(got) == set(want)
+    assert want
+    assert set(got) == set(want)
     for queue, (hits, total) in want.items():
         assert got[queue] == {
             "ratio": hits / total,
