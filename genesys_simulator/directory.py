@@ -101,7 +101,15 @@ def _queues(pools: Pools) -> list[Json]:
             "dateCreated": CREATED,
             "memberCount": sum(q["id"] in u["queueIds"] for u in pools.users),
             "userMemberCount": sum(q["id"] in u["queueIds"] for u in pools.users),
+            "joinedMemberCount": sum(q["id"] in u["queueIds"] for u in pools.users),
+            "dateModified": CREATED,
             "scoringMethod": "TimestampAndPriority",
+            # The queue's feature switches, at their defaults (GET lists them even when off).
+            "autoAnswerOnly": False,
+            "enableAudioMonitoring": False,
+            "enableManualAssignment": False,
+            "enableTranscription": False,
+            "suppressInQueueCallRecording": True,
             "mediaSettings": _media_settings(q),
             "selfUri": f"/api/v2/routing/queues/{q['id']}",
         }
@@ -133,6 +141,7 @@ def _wrapup_codes(pools: Pools) -> list[Json]:
             "name": w["name"],
             "division": _division(pools, pools.divisions[0]["id"]),
             "dateCreated": CREATED,
+            "dateModified": CREATED,
             "selfUri": f"/api/v2/routing/wrapupcodes/{w['id']}",
         }
         for w in pools.wrapup_codes
@@ -177,6 +186,9 @@ def _groups(pools: Pools) -> list[Json]:
             "version": 1,
             "type": "official",
             "rulesVisible": True,
+            "rolesEnabled": False,
+            "callsEnabled": False,
+            "includeOwners": False,
             "visibility": "public",
             "selfUri": f"/api/v2/groups/{g['id']}",
         }

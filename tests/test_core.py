@@ -192,23 +192,11 @@ NEVER_FILLED: dict[str, str] = {
         "simulator gap (issue 18): the API fills it when a form has critical questions; not "
         "modelled yet"
     ),
-    "groups.callsEnabled": (
-        "simulator gap (issue 18): the API fills it when a group is listed; not modelled yet"
-    ),
-    "groups.includeOwners": (
-        "simulator gap (issue 18): the API fills it when a group is listed; not modelled yet"
-    ),
-    "groups.rolesEnabled": (
-        "simulator gap (issue 18): the API fills it when a group is listed; not modelled yet"
-    ),
     "queues.acwSettings": (
         "optional queue configuration; the directory simulator lists none of it yet (issue 18)"
     ),
     "queues.agentOwnedRouting": (
         "optional queue configuration; the directory simulator lists none of it yet (issue 18)"
-    ),
-    "queues.autoAnswerOnly": (
-        "simulator gap (issue 18): the API fills it when a queue is listed; not modelled yet"
     ),
     "queues.bullseye": (
         "optional queue configuration; the directory simulator lists none of it yet (issue 18)"
@@ -222,9 +210,6 @@ NEVER_FILLED: dict[str, str] = {
     "queues.conditionalGroupRouting": (
         "optional queue configuration; the directory simulator lists none of it yet (issue 18)"
     ),
-    "queues.dateModified": (
-        "simulator gap (issue 18): the API fills it when a queue is listed; not modelled yet"
-    ),
     "queues.defaultScripts": (
         "optional queue configuration; the directory simulator lists none of it yet (issue 18)"
     ),
@@ -233,18 +218,6 @@ NEVER_FILLED: dict[str, str] = {
     ),
     "queues.emailInQueueFlow": (
         "optional queue configuration; the directory simulator lists none of it yet (issue 18)"
-    ),
-    "queues.enableAudioMonitoring": (
-        "simulator gap (issue 18): the API fills it when a queue is listed; not modelled yet"
-    ),
-    "queues.enableManualAssignment": (
-        "simulator gap (issue 18): the API fills it when a queue is listed; not modelled yet"
-    ),
-    "queues.enableTranscription": (
-        "simulator gap (issue 18): the API fills it when a queue is listed; not modelled yet"
-    ),
-    "queues.joinedMemberCount": (
-        "simulator gap (issue 18): the API fills it when a queue is listed; not modelled yet"
     ),
     "queues.messageInQueueFlow": (
         "optional queue configuration; the directory simulator lists none of it yet (issue 18)"
@@ -260,9 +233,6 @@ NEVER_FILLED: dict[str, str] = {
     ),
     "queues.queueFlow": (
         "optional queue configuration; the directory simulator lists none of it yet (issue 18)"
-    ),
-    "queues.suppressInQueueCallRecording": (
-        "simulator gap (issue 18): the API fills it when a queue is listed; not modelled yet"
     ),
     "queues.whisperPrompt": (
         "optional queue configuration; the directory simulator lists none of it yet (issue 18)"
@@ -309,9 +279,6 @@ NEVER_FILLED: dict[str, str] = {
     "users.team": "returned only with expand=team, which the tap does not ask for",
     "users.workPlanBidRanks": (
         "returned only with expand=workPlanBidRanks, which the tap does not ask for"
-    ),
-    "wrapup_codes.dateModified": (
-        "simulator gap (issue 18): the API fills it when a code was modified; not modelled yet"
     ),
 }
 
