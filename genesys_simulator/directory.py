@@ -38,6 +38,9 @@ MEDIA_SETTINGS_KEYS = {
     "email": "email",
     "message": "message",
 }
+#: Every queue's service-level percentage (the API's 0-1 scale); ``oServiceLevel`` reports it
+#: as ``target``.
+SERVICE_LEVEL_TARGET = 0.8
 _SL_BASE_MS = {
     "call": 20_000,
     "callback": 60_000,
@@ -62,7 +65,10 @@ def _media_settings(queue: Json) -> Json:
     return {
         key: {
             "alertingTimeoutSeconds": 8,
-            "serviceLevel": {"percentage": 0.8, "durationMs": service_level_ms(queue, media)},
+            "serviceLevel": {
+                "percentage": SERVICE_LEVEL_TARGET,
+                "durationMs": service_level_ms(queue, media),
+            },
         }
         for media, key in MEDIA_SETTINGS_KEYS.items()
     }
@@ -95,7 +101,15 @@ def _queues(pools: Pools) -> list[Json]:
             "dateCreated": CREATED,
             "memberCount": sum(q["id"] in u["queueIds"] for u in pools.users),
             "userMemberCount": sum(q["id"] in u["queueIds"] for u in pools.users),
+            "joinedMemberCount": sum(q["id"] in u["queueIds"] for u in pools.users),
+            "dateModified": CREATED,
             "scoringMethod": "TimestampAndPriority",
+            # The queue's feature switches, at their defaults (GET lists them even when off).
+            "autoAnswerOnly": False,
+            "enableAudioMonitoring": False,
+            "enableManualAssignment": False,
+            "enableTranscription": False,
+            "suppressInQueueCallRecording": True,
             "mediaSettings": _media_settings(q),
             "selfUri": f"/api/v2/routing/queues/{q['id']}",
         }
@@ -127,6 +141,7 @@ def _wrapup_codes(pools: Pools) -> list[Json]:
             "name": w["name"],
             "division": _division(pools, pools.divisions[0]["id"]),
             "dateCreated": CREATED,
+            "dateModified": CREATED,
             "selfUri": f"/api/v2/routing/wrapupcodes/{w['id']}",
         }
         for w in pools.wrapup_codes
@@ -171,6 +186,9 @@ def _groups(pools: Pools) -> list[Json]:
             "version": 1,
             "type": "official",
             "rulesVisible": True,
+            "rolesEnabled": False,
+            "callsEnabled": False,
+            "includeOwners": False,
             "visibility": "public",
             "selfUri": f"/api/v2/groups/{g['id']}",
         }

@@ -273,3 +273,44 @@ def test_an_aggregate_query_the_api_rejects_shows_its_message(tmp_path: Path, ma
     assert run.returncode == 1
     assert "HTTP 400" in run.error_line
     assert "conversation_aggregates bad" in run.error_line
+
+
+def test_service_level_ratio_agrees_with_the_detail_records(make_sim) -> None:
+    """``oServiceLevel`` carries ratio/numerator/denominator/target, derived from the queue visits.
+
+    On 86a853e the simulator refused the metric, so no aggregate row ever carried these stats.
+    """
+    sim = make_sim(conversations=300)
+    body = {
+        "interval": "2024-01-01T00:00:00.000Z/2024-01-08T00:00:00.000Z",
+        "groupBy": ["queueId"],
+        "metrics": ["oServiceLevel"],
+    }
+    answer = aggregate(sim.dataset, body, sim.now_ms)
+    got = {r["group"]["queueId"]: r["data"][0]["metrics"][0]["stats"] for r in answer["results"]}
+    a, b = day("2024-01-01").timestamp() * 1000, day("2024-01-08").timestamp() * 1000
+    want: dict[str, list[int]] = collections.defaultdict(lambda: [0, 0])
+    for i in range(sim.dataset.n):
+        conv = sim.dataset.record(i, sim.now_ms, attributes=False)
+        for participant in conv.get("participants", []):
+            for session in participant.get("sessions", []):
+                names = {m["name"]: m for m in session.get("metrics", [])}
+                visit = names.get("tAcd") or names.get("tAbandon")
+                if visit is None:
+                    continue
+                t = dt.datetime.fromisoformat(visit["emitDate"].replace("Z", "+00:00"))
+                if not a <= t.timestamp() * 1000 < b:
+                    continue
+                queue = next(s["queueId"] for s in session["segments"] if "queueId" in s)
+                want[queue][1] += 1
+                want[queue][0] += "tAcd" in names and "nOverSla" not in names
+    assert want
+    assert set(got) == set(want)
+    for queue, (hits, total) in want.items():
+        assert got[queue] == {
+            "ratio": hits / total,
+            "numerator": hits,
+            "denominator": total,
+            "target": 0.8,
+        }
+    assert any(0 < s["numerator"] < s["denominator"] for s in got.values())
