@@ -18,3 +18,23 @@
             from {{ existing }}
         )
 {%- endmacro %}
+
+{#- The CTE ``conversations`` of an incremental model keyed by conversation: every staged one
+    on a full build, only those ``conversations_to_refresh`` names on an incremental one. Ends
+    with a comma: the model's own CTEs follow. -#}
+{% macro conversations_to_build() -%}
+{% if is_incremental() %}
+refresh as (
+    {{ genesys_analytics.conversations_to_refresh(this) }}
+),
+{% endif %}
+
+conversations as (
+    select c.*
+    from {{ ref('stg_genesys__conversations') }} as c
+    {% if is_incremental() %}
+    inner join refresh as r
+        on r.organization = c.organization and r.conversation_id = c.conversation_id
+    {% endif %}
+),
+{%- endmacro %}

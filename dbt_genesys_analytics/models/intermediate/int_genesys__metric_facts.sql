@@ -10,20 +10,7 @@
     and bucketed by its emitDate. Every KPI is a sum or count over these rows, as Genesys's own
     views and aggregates are. -#}
 with
-{% if is_incremental() %}
-refresh as (
-    {{ genesys_analytics.conversations_to_refresh(this) }}
-),
-{% endif %}
-
-conversations as (
-    select c.*
-    from {{ ref('stg_genesys__conversations') }} as c
-    {% if is_incremental() %}
-    inner join refresh as r
-        on r.organization = c.organization and r.conversation_id = c.conversation_id
-    {% endif %}
-),
+{{ genesys_analytics.conversations_to_build() }}
 
 metrics as (
     select m.*

@@ -9,20 +9,7 @@
     KPI): which queues it visited, how it ended, who answered first, its totals and its final
     wrap-up. -#}
 with
-{% if is_incremental() %}
-refresh as (
-    {{ genesys_analytics.conversations_to_refresh(this) }}
-),
-{% endif %}
-
-conversations as (
-    select c.*
-    from {{ ref('stg_genesys__conversations') }} as c
-    {% if is_incremental() %}
-    inner join refresh as r
-        on r.organization = c.organization and r.conversation_id = c.conversation_id
-    {% endif %}
-),
+{{ genesys_analytics.conversations_to_build() }}
 
 facts as (
     select f.*
