@@ -184,15 +184,12 @@ def quality_truth(
 
 
 def _env(sim: Simulator, tmp: Path, **extra: str) -> dict[str, str]:
-    return meltano_env(
-        sim,
-        tmp,
-        f"{START}T00:00:00Z",
-        f"{END}T00:00:00Z",
-        TAP_GENESYS_ANALYTICS_AGGREGATES=json.dumps(QUERIES),
-        TAP_GENESYS_ANALYTICS__SELECT=json.dumps([f"{stream}.*" for stream in KEYS]),
-        **extra,
-    )
+    """Every stream selected, with the aggregates queries, unless ``extra`` says otherwise."""
+    every_stream = {
+        "TAP_GENESYS_ANALYTICS_AGGREGATES": json.dumps(QUERIES),
+        "TAP_GENESYS_ANALYTICS__SELECT": json.dumps([f"{stream}.*" for stream in KEYS]),
+    }
+    return meltano_env(sim, tmp, f"{START}T00:00:00Z", f"{END}T00:00:00Z", **(every_stream | extra))
 
 
 def _run(meltano: Path, loader: str, env: dict[str, str]) -> None:

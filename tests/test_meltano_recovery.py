@@ -32,14 +32,12 @@ def meltano() -> Path:
 
 
 def _env(sim: Simulator, tmp: Path, **extra: str) -> dict[str, str]:
+    duckdb_out = {
+        "TARGET_DUCKDB_FILEPATH": str(tmp / "out.duckdb"),
+        "TARGET_DUCKDB_DEFAULT_TARGET_SCHEMA": "genesys",
+    }
     return meltano_env(
-        sim,
-        tmp,
-        "2024-01-01T00:00:00Z",
-        "2024-01-31T00:00:00Z",
-        TARGET_DUCKDB_FILEPATH=str(tmp / "out.duckdb"),
-        TARGET_DUCKDB_DEFAULT_TARGET_SCHEMA="genesys",
-        **extra,
+        sim, tmp, "2024-01-01T00:00:00Z", "2024-01-31T00:00:00Z", **(duckdb_out | extra)
     )
 
 
