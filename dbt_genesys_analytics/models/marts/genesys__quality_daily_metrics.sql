@@ -1,7 +1,9 @@
 {#- Evaluation scores per local day (genesys_reporting_time_zone) of the evaluation's creation,
     agent and queue. Only the latest version of an evaluation counts, a deleted one not at all,
     and only finished ones (a retracted or in-progress evaluation has no score that stands).
-    Averages stay numeric, not float: a 32-bit float would show 86.67 as 86.66999816.
+    Averages are double precision on every adapter: DuckDB's FLOAT (dbt's type_float) is 32-bit
+    and would show 86.67 as 86.66999816; PostgreSQL's unconstrained numeric carries its division's
+    scale (0E-20), which dbt's unit-test comparison does not take for 0.
     DECISIONLOG.md, "Quality by the evaluation's created date", says why created, not released. -#}
 with evaluations as (
     select * from {{ ref('stg_genesys__evaluations') }}
@@ -49,11 +51,11 @@ select
     user_id,
     queue_id,
     count(*) as evaluations,
-    sum(total_score) as total_score_sum,
-    sum(total_score) / nullif(count(total_score), 0) as avg_total_score,
+    cast(sum(total_score) as double precision) as total_score_sum,
+    cast(sum(total_score) / nullif(count(total_score), 0) as double precision) as avg_total_score,
     count(total_critical_score) as critical_scored,
-    sum(total_critical_score) as critical_score_sum,
-    sum(total_critical_score) / nullif(count(total_critical_score), 0) as avg_critical_score,
+    cast(sum(total_critical_score) as double precision) as critical_score_sum,
+    cast(sum(total_critical_score) / nullif(count(total_critical_score), 0) as double precision) as avg_critical_score,
     sum(case when any_failed_kill_questions then 1 else 0 end) as failed_kill_evaluations
 from scored
 group by organization, report_date_local, user_id, queue_id

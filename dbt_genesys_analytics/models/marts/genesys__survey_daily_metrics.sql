@@ -26,8 +26,8 @@ select
     sum(case when nps_score >= 9 then 1 else 0 end) as promoters,
     sum(case when nps_score between 7 and 8 then 1 else 0 end) as passives,
     sum(case when nps_score <= 6 then 1 else 0 end) as detractors,
-    100.0 * (sum(case when nps_score >= 9 then 1 else 0 end) - sum(case when nps_score <= 6 then 1 else 0 end)) / nullif(count(*), 0) as nps,
-    sum(total_score) as total_score_sum,
-    sum(total_score) / nullif(count(total_score), 0) as avg_total_score
+    cast(100.0 * (sum(case when nps_score >= 9 then 1 else 0 end) - sum(case when nps_score <= 6 then 1 else 0 end)) / nullif(count(*), 0) as double precision) as nps,
+    cast(sum(total_score) as double precision) as total_score_sum,
+    cast(sum(total_score) / nullif(count(total_score), 0) as double precision) as avg_total_score
 from responses
 group by organization, report_date_local, user_id, queue_id
