@@ -261,3 +261,18 @@ def meltano_env(sim: Simulator, tmp: Path, start: str, end: str, **extra: str) -
         "TAP_GENESYS_ANALYTICS_END_DATE": end,
         **extra,
     }
+
+
+def run_meltano(
+    meltano: Path, *args: str, env: dict[str, str], timeout: float = 600
+) -> subprocess.CompletedProcess[str]:
+    """``meltano ARGS`` from the project root with ``env``; the caller checks what it needs."""
+    return subprocess.run(
+        [str(meltano), *args],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        check=False,
+    )

@@ -24,7 +24,6 @@ import datetime as dt
 import json
 import os
 import re
-import subprocess
 import uuid
 from collections.abc import Iterable, Iterator
 from pathlib import Path
@@ -43,6 +42,7 @@ from tests.support import (
     meltano_env,
     postgres_reachable,
     require,
+    run_meltano,
     run_postgres_script,
     start_sim,
     truth,
@@ -198,15 +198,7 @@ def _run(meltano: Path, loader: str, env: dict[str, str]) -> None:
     Not ``--full-refresh``: Meltano then merges each STATE into the one before, so keys the tap
     drops from its bookmark at the end (its mid-run position) would stay in the saved state.
     """
-    proc = subprocess.run(
-        [str(meltano), "run", "tap-genesys-analytics", loader],
-        cwd=ROOT,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=900,
-        check=False,
-    )
+    proc = run_meltano(meltano, "run", "tap-genesys-analytics", loader, env=env, timeout=900)
     assert proc.returncode == 0, (proc.stdout + proc.stderr)[-6000:]
 
 
@@ -340,14 +332,8 @@ def test_duckdb_passes_on_the_last_state_when_the_records_end_on_a_full_batch(
     _run(meltano, "target-duckdb", env)
     assert len(_read_duckdb_ids(tmp_path / "out.duckdb")) == conversations
 
-    saved = subprocess.run(
-        [str(meltano), "state", "get", "dev:tap-genesys-analytics-to-target-duckdb"],
-        cwd=ROOT,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=300,
-        check=False,
+    saved = run_meltano(
+        meltano, "state", "get", "dev:tap-genesys-analytics-to-target-duckdb", env=env, timeout=300
     )
     assert saved.returncode == 0, saved.stderr[-3000:]
     bookmark = json.loads(saved.stdout)["singer_state"]["bookmarks"]["conversation_details"]

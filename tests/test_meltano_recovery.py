@@ -19,7 +19,7 @@ import duckdb
 import pytest
 
 from genesys_simulator import Simulator
-from tests.support import ROOT, meltano_env, require, start_sim, truth, wait_until
+from tests.support import ROOT, meltano_env, require, run_meltano, start_sim, truth, wait_until
 
 MELTANO = ROOT / ".venv-meltano" / "bin" / "meltano"
 STATE_ID = "dev:tap-genesys-analytics-to-target-duckdb"
@@ -38,18 +38,6 @@ def _env(sim: Simulator, tmp: Path, **extra: str) -> dict[str, str]:
     }
     return meltano_env(
         sim, tmp, "2024-01-01T00:00:00Z", "2024-01-31T00:00:00Z", **(duckdb_out | extra)
-    )
-
-
-def _meltano(meltano: Path, *args: str, env: dict[str, str], timeout: float = 600) -> Any:
-    return subprocess.run(
-        [str(meltano), *args],
-        cwd=ROOT,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=timeout,
-        check=False,
     )
 
 
@@ -95,7 +83,7 @@ def test_interrupted_meltano_run_resumes_from_meltanos_state(
         wait_until(lambda: sim.stats.faults["job_held"] >= 1, timeout=300)
 
         def confirmed() -> dict[str, Any] | None:
-            saved = _meltano(meltano, "state", "get", STATE_ID, env=env)
+            saved = run_meltano(meltano, "state", "get", STATE_ID, env=env)
             if saved.returncode != 0:
                 return None
             bookmark = json.loads(saved.stdout)["singer_state"]["bookmarks"]
@@ -117,7 +105,9 @@ def test_interrupted_meltano_run_resumes_from_meltanos_state(
         sim.set_faults(complete_jobs_max=None)
         sim.reset_stats()
         force = ("--force",) if sig == signal.SIGKILL else ()
-        again = _meltano(meltano, "run", *force, "tap-genesys-analytics", "target-duckdb", env=env)
+        again = run_meltano(
+            meltano, "run", *force, "tap-genesys-analytics", "target-duckdb", env=env
+        )
         assert again.returncode == 0, again.stderr[-4000:]
 
         # The second run resumed: its log says it started at the saved watermark, and it read
@@ -136,7 +126,7 @@ def test_interrupted_meltano_run_resumes_from_meltanos_state(
         # (test_extract's kill-and-resume test counts what both runs emitted).
         assert set(_table_ids(tmp_path / "out.duckdb")) == everything
 
-        final = json.loads(_meltano(meltano, "state", "get", STATE_ID, env=env).stdout)
+        final = json.loads(run_meltano(meltano, "state", "get", STATE_ID, env=env).stdout)
         bookmark = final["singer_state"]["bookmarks"]["conversation_details"]
         assert "run" not in bookmark
         assert bookmark["watermark"] <= "2024-01-31T00:00:00.000Z"
@@ -147,11 +137,13 @@ def test_interrupted_meltano_run_resumes_from_meltanos_state(
 def test_meltano_connection_test(meltano: Path, tmp_path: Path) -> None:
     sim = start_sim(conversations=200)
     try:
-        ok = _meltano(meltano, "config", "test", "tap-genesys-analytics", env=_env(sim, tmp_path))
+        ok = run_meltano(
+            meltano, "config", "test", "tap-genesys-analytics", env=_env(sim, tmp_path)
+        )
         assert ok.returncode == 0, ok.stdout[-2000:] + ok.stderr[-2000:]
         bad_env = _env(sim, tmp_path, TAP_GENESYS_ANALYTICS_CLIENT_SECRET="wrong-secret")
         sim.reset_stats()
-        bad = _meltano(meltano, "config", "test", "tap-genesys-analytics", env=bad_env)
+        bad = run_meltano(meltano, "config", "test", "tap-genesys-analytics", env=bad_env)
         assert bad.returncode != 0
         assert "check client_id and client_secret" in bad.stdout + bad.stderr
         assert sim.stats.requests["token"] >= 1, "the login was refused"
@@ -182,7 +174,7 @@ def test_csv_with_flattening_and_hashed_pii(meltano: Path, tmp_path: Path) -> No
         TARGET_CSV_OUTPUT_PATH=str(tmp_path / "csv"),
     )
     try:
-        run = _meltano(
+        run = run_meltano(
             meltano, "run", "--full-refresh", "tap-genesys-analytics", "target-csv", env=env
         )
         assert run.returncode == 0, run.stderr[-4000:]
