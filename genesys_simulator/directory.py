@@ -218,16 +218,18 @@ def _presences(pools: Pools) -> list[Json]:
     ]
 
 
+# The Architect listings sort by ``id`` unless asked otherwise (``sortBy`` default ``id``).
 def _flows(pools: Pools) -> list[Json]:
-    return flows.flow_entities(pools.seed, pools.divisions[0])
+    return sorted(flows.flow_entities(pools.seed, pools.divisions[0]), key=lambda e: e["id"])
 
 
 def _flow_outcomes(pools: Pools) -> list[Json]:
-    return flows.outcome_entities(pools.seed, pools.divisions[0])
+    return sorted(flows.outcome_entities(pools.seed, pools.divisions[0]), key=lambda e: e["id"])
 
 
 def _flow_milestones(pools: Pools) -> list[Json]:
-    return flows.milestone_entities(pools.seed, pools.divisions[0])
+    found = flows.milestone_entities(pools.seed, pools.divisions[0])
+    return sorted(found, key=lambda e: e["id"])
 
 
 LISTINGS: dict[str, tuple[str, Callable[[Pools], list[Json]]]] = {
@@ -242,6 +244,14 @@ LISTINGS: dict[str, tuple[str, Callable[[Pools], list[Json]]]] = {
     "flow_outcomes": ("/api/v2/flows/outcomes", _flow_outcomes),
     "flow_milestones": ("/api/v2/flows/milestones", _flow_milestones),
 }
+
+
+def entities(pools: Pools, kind: str) -> list[Json]:
+    """Every entity of a listing, unfiltered and unpaged (deleted flows, inactive users too).
+
+    What a test compares a full dimension table with.
+    """
+    return LISTINGS[kind][1](pools)
 
 
 def _int_param(query: dict[str, list[str]], name: str, default: int) -> int:
@@ -275,6 +285,9 @@ def listing(pools: Pools, kind: str, query: dict[str, list[str]]) -> Json:
             raise FilterError("deleted must be true or false")
         if deleted == "false":
             entities = [e for e in entities if not e["deleted"]]
+        types = {t.lower() for value in query.get("type", []) for t in value.split(",")}
+        if types:
+            entities = [e for e in entities if e["type"].lower() in types]
     page_size = _int_param(query, "pageSize", DEFAULT_PAGE_SIZE)
     page_number = _int_param(query, "pageNumber", 1)
     if not 1 <= page_size <= MAX_PAGE_SIZE:

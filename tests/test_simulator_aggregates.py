@@ -19,6 +19,7 @@ import pytest
 import requests
 
 from genesys_simulator import Simulator, quality
+from genesys_simulator.directory import entities as entities_of
 from genesys_simulator.flows import MILESTONES_PER_FLOW, MILESTONES_PER_OUTCOME, catalogue
 from genesys_simulator.timeutil import iso, parse_interval, parse_iso
 from genesys_simulator.user_aggregates import user_aggregate
@@ -352,8 +353,13 @@ def test_flow_dimensions_page_with_the_sdk_fields(make_sim, path: str) -> None:
         assert {e["id"] for e in everything} == {e["id"] for e in entities} | {
             e["id"] for e in deleted
         }
+        calls = api.listing(path, type="inboundcall", deleted="true")
+        assert {e["type"] for e in calls} == {"INBOUNDCALL"}
+        assert len(calls) == 3
+        assert everything == entities_of(sim.dataset.pools, "flows"), "the truth helper"
     if path == "flows/outcomes":
         assert len(entities) <= 100
+    assert [e["id"] for e in entities] == sorted(e["id"] for e in entities), "sortBy id"
 
 
 # -- evaluations and surveys --------------------------------------------------------------------
