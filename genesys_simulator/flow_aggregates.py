@@ -12,9 +12,10 @@ at its event (``alternateTimeDimension`` has the one documented value, ``eventTi
   start to end) when an outcome ends, grouped also by ``flowOutcome``/``Id``/``Value``.
 * ``nFlowMilestone`` per milestone hit, ``oFlowMilestone`` once per run that reached the
   milestone (inference: "o" metrics are observations), grouped also by ``flowMilestoneId`` and
-  by the outcome in progress. Milestones beyond the analytics caps (``flows.Catalogue.used``)
-  are dropped, counted as ``flow_milestones_capped``. A run's milestones are reported with
-  its outcome, once the outcome has ended.
+  by the outcome in progress. Milestones beyond the analytics caps (``flows.Catalogue.used``;
+  switches ``flow_milestones_per_outcome``/``_per_flow``) are dropped, counted as
+  ``flow_milestones_capped``. A run's milestones are reported with its outcome, once the
+  outcome has ended.
 
 A dimension a session does not have (``flowSubType``, a flow-level metric grouped by
 ``flowOutcomeId``...) is left out of the group, as the API omits absent values. ``queueId``
@@ -29,7 +30,7 @@ from typing import Any
 from .aggregate_parts import Acc, SubjectQuery, counted, new_acc, render, subject_query
 from .aggregates import MAX_BUCKETS
 from .dataset import Dataset
-from .flows import catalogue
+from .flows import MILESTONES_PER_FLOW, MILESTONES_PER_OUTCOME, catalogue
 from .timeutil import parse_iso
 
 Json = dict[str, Any]
@@ -175,8 +176,9 @@ def _context(conv: Mapping[str, Any], participant: Json, session: Json) -> Json:
 class _Run:
     """Adds one IVR run's events to the accumulator."""
 
-    def __init__(self, query: SubjectQuery, acc: Acc, seed: int) -> None:
+    def __init__(self, query: SubjectQuery, acc: Acc, seed: int, caps: tuple[int, int]) -> None:
         self.catalogue = catalogue(seed)
+        self.used = self.catalogue.used(*caps)
         self.query = query
         self.acc = acc
         self.wanted = set(query.metrics)
@@ -213,12 +215,11 @@ class _Run:
         if outcome["flowOutcomeValue"] == "FAILURE":
             self.add(values, end, "nFlowOutcomeFailed", 1)
         self.add(values, end, "tFlowOutcome", end - start)
-        cat = self.catalogue
         seen: set[str] = set()
-        for t, milestone in cat.milestone_hits(
+        for t, milestone in self.catalogue.milestone_hits(
             ctx["conversationId"], outcome["flowOutcomeId"], (start, end)
         ):
-            if (flow_id, milestone) not in cat.used:
+            if (flow_id, milestone) not in self.used:
                 if self.query.frame.bucket(t) is not None and self.wanted & _MILESTONE_METRICS:
                     self.capped += 1
                 continue
@@ -239,9 +240,16 @@ def _stats(name: str, values: list[int]) -> Json:
 
 
 def flow_aggregate_counted(
-    ds: Dataset, body: Mapping[str, Any], now_ms: int, max_buckets: int = MAX_BUCKETS
+    ds: Dataset,
+    body: Mapping[str, Any],
+    now_ms: int,
+    max_buckets: int = MAX_BUCKETS,
+    caps: tuple[int, int] = (MILESTONES_PER_OUTCOME, MILESTONES_PER_FLOW),
 ) -> tuple[Json, int]:
-    """Answer a ``FlowAggregationQuery``, and how many milestone hits the caps dropped."""
+    """Answer a ``FlowAggregationQuery``, and how many milestone hits the caps dropped.
+
+    ``caps``: the milestones analytics uses per outcome and per flow (20 and 100).
+    """
     query = subject_query(
         "flows",
         body,
@@ -253,7 +261,7 @@ def flow_aggregate_counted(
     )
     a, b = query.frame.start, query.frame.end
     acc = new_acc()
-    run = _Run(query, acc, ds.seed)
+    run = _Run(query, acc, ds.seed, caps)
     for i in range(ds.index_at(a - ds.max_duration_ms), ds.index_at(min(b, now_ms + 1))):
         if ds.core(i).end_ms < a:
             continue
@@ -267,7 +275,11 @@ def flow_aggregate_counted(
 
 
 def flow_aggregate(
-    ds: Dataset, body: Mapping[str, Any], now_ms: int, max_buckets: int = MAX_BUCKETS
+    ds: Dataset,
+    body: Mapping[str, Any],
+    now_ms: int,
+    max_buckets: int = MAX_BUCKETS,
+    caps: tuple[int, int] = (MILESTONES_PER_OUTCOME, MILESTONES_PER_FLOW),
 ) -> Json:
     """Answer a ``FlowAggregationQuery`` as of ``now_ms``; raises ``FilterError`` (400)."""
-    return flow_aggregate_counted(ds, body, now_ms, max_buckets)[0]
+    return flow_aggregate_counted(ds, body, now_ms, max_buckets, caps)[0]

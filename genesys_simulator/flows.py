@@ -55,7 +55,7 @@ def outcome_name(intent: str) -> str:
     return f"{intent}Selected"
 
 
-@dataclass
+@dataclass(eq=False)
 class Catalogue:
     """Every flow, outcome and milestone of the org, and what each flow defines."""
 
@@ -67,8 +67,6 @@ class Catalogue:
     outcome_milestones: dict[str, list[str]] = field(default_factory=dict)
     #: Outcome ids each flow (id) defines, in definition order.
     flow_outcomes: dict[str, list[str]] = field(default_factory=dict)
-    #: (flow id, milestone id) pairs analytics uses (within both caps).
-    used: set[tuple[str, str]] = field(default_factory=set)
 
     def __post_init__(self) -> None:
         """Build the pools from the seed: ids stable for a seed, whatever the data size."""
@@ -98,13 +96,12 @@ class Catalogue:
             self.flow_outcomes.setdefault(flow, []).append(outcome)
         sizes = dict(zip(self.flow_outcomes[main], MAIN_IVR_MILESTONES, strict=True))
         named = {o["id"]: o["name"] for o in self.outcomes}
-        for flow, outcome_ids in self.flow_outcomes.items():
+        for outcome_ids in self.flow_outcomes.values():
             for oid in outcome_ids:
                 self.outcome_milestones[oid] = [
                     self._milestone(f"step {j + 1} towards {named[oid]}")
                     for j in range(sizes.get(oid, 3))
                 ]
-            self.used |= {(flow, m) for m in self._used(outcome_ids)}
 
     def _milestone(self, label: str) -> str:
         k = len(self.milestones)
@@ -112,14 +109,11 @@ class Catalogue:
         self.milestones.append({"id": mid, "name": f"Milestone {k + 1:03d}", "label": label})
         return mid
 
-    def _used(self, outcome_ids: list[str]) -> list[str]:
-        """The milestones of one flow analytics uses: both caps, in definition order."""
-        used: list[str] = []
-        for oid in outcome_ids:
-            for m in self.outcome_milestones[oid][:MILESTONES_PER_OUTCOME]:
-                if len(used) < MILESTONES_PER_FLOW:
-                    used.append(m)
-        return used
+    def used(
+        self, per_outcome: int = MILESTONES_PER_OUTCOME, per_flow: int = MILESTONES_PER_FLOW
+    ) -> frozenset[tuple[str, str]]:
+        """The (flow id, milestone id) pairs analytics uses: both caps, in definition order."""
+        return _used(self, per_outcome, per_flow)
 
     def outcome_for(self, intent: str) -> Json:
         """The pool outcome a caller with ``intent`` reaches."""
@@ -145,6 +139,19 @@ class Catalogue:
         start, end = span
         step = (end - start) // (len(picks) + 1)
         return [(start + (j + 1) * step, m) for j, m in enumerate(picks)]
+
+
+@functools.lru_cache(maxsize=16)
+def _used(cat: Catalogue, per_outcome: int, per_flow: int) -> frozenset[tuple[str, str]]:
+    pairs: set[tuple[str, str]] = set()
+    for flow, outcome_ids in cat.flow_outcomes.items():
+        kept: list[str] = []
+        for oid in outcome_ids:
+            for m in cat.outcome_milestones[oid][:per_outcome]:
+                if len(kept) < per_flow:
+                    kept.append(m)
+        pairs |= {(flow, m) for m in kept}
+    return frozenset(pairs)
 
 
 @functools.lru_cache(maxsize=16)

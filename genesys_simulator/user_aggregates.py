@@ -46,7 +46,11 @@ def presence_mappings(ds: Dataset) -> dict[str, list[str]]:
 
 
 def user_aggregate(
-    ds: Dataset, body: Mapping[str, Any], now_ms: int, max_buckets: int = MAX_BUCKETS
+    ds: Dataset,
+    body: Mapping[str, Any],
+    now_ms: int,
+    max_buckets: int = MAX_BUCKETS,
+    max_predicates: int = MAX_USER_PREDICATES,
 ) -> Json:
     """Answer a ``UserAggregationQuery`` as of ``now_ms``; raises ``FilterError`` (400)."""
     query = subject_query(
@@ -59,9 +63,9 @@ def user_aggregate(
         default_time="eventTime",
     )
     count = sum(1 for _ in predicates(query.filter))
-    if count > MAX_USER_PREDICATES:
+    if count > max_predicates:
         raise LimitError(
-            f"A single user aggregates query may contain no more than {MAX_USER_PREDICATES} "
+            f"A single user aggregates query may contain no more than {max_predicates} "
             f"userId predicates; this one has {count}. Split it into several queries.",
             "user_predicates_refused",
         )

@@ -141,6 +141,12 @@ def test_user_aggregates_refuse_what_the_api_refuses(make_sim) -> None:
         "users", {**base, "filter": {"type": "or", "predicates": preds(users[:100])}}
     )
     assert {r["group"]["userId"] for r in answer["results"]} == set(users[:100])
+    sim.set_faults(user_aggregate_max_predicates=10)
+    assert "no more than 10 userId" in api.refused(
+        "users", {**base, "filter": {"type": "or", "predicates": preds(users[:11])}}
+    )
+    assert sim.stats.faults["user_predicates_refused"] == 2
+    sim.set_faults(user_aggregate_max_predicates=100)
 
     queue = {"dimension": "queueId", "value": "q"}
     refusals = [
@@ -320,6 +326,17 @@ def test_flow_milestones_are_capped_as_analytics_caps_them(make_sim) -> None:
         for flow, o in _detail_outcomes(api, "2024-01-01T00:00:00Z", "2024-01-07T00:00:00Z")
     )  # fmt: skip
     assert hits + capped == made
+
+    # The caps are switches: lowered, they bite at the new bounds.
+    sim.set_faults(flow_milestones_per_outcome=5, flow_milestones_per_flow=12)
+    lowered = api.aggregates("flows", body)
+    assert sim.stats.faults["flow_milestones_capped"] > capped
+    kept: dict[str, set[str]] = defaultdict(set)
+    for result in lowered["results"]:
+        group = result["group"]
+        kept[group["flowOutcomeId"]].add(group["flowMilestoneId"])
+    assert max(len(m) for m in kept.values()) == 5
+    assert len(set().union(*kept.values())) == 12
 
 
 def test_flow_aggregates_refuse_undocumented_names(make_sim) -> None:

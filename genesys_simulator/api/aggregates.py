@@ -18,6 +18,7 @@ from typing import Any
 from ..aggregate_parts import LimitError
 from ..aggregates import DAY_MS, BucketLimitError, aggregate, parse_granularity
 from ..dataset import Dataset
+from ..faults import Faults
 from ..filters import FilterError
 from ..flow_aggregates import flow_aggregate_counted
 from ..quality_aggregates import evaluation_aggregate, survey_aggregate
@@ -28,14 +29,24 @@ from .errors import ApiError
 from .routes import Exchange, RouteHandler, RouteTable
 
 Json = dict[str, Any]
-#: ``(dataset, body, now_ms, max_buckets) -> (answer, milestone hits capped)``.
-Compute = Callable[[Dataset, Mapping[str, Any], int, int], tuple[Json, int]]
+#: ``(dataset, body, now_ms, faults) -> (answer, milestone hits capped)``.
+Compute = Callable[[Dataset, Mapping[str, Any], int, Faults], tuple[Json, int]]
 
 
 def _plain(
     fn: Callable[[Dataset, Mapping[str, Any], int, int], Json],
 ) -> Compute:
-    return lambda ds, body, now, limit: (fn(ds, body, now, limit), 0)
+    return lambda ds, body, now, faults: (fn(ds, body, now, faults.aggregate_max_buckets), 0)
+
+
+def _users(ds: Dataset, body: Mapping[str, Any], now: int, faults: Faults) -> tuple[Json, int]:
+    limit = faults.user_aggregate_max_predicates
+    return user_aggregate(ds, body, now, faults.aggregate_max_buckets, limit), 0
+
+
+def _flows(ds: Dataset, body: Mapping[str, Any], now: int, faults: Faults) -> tuple[Json, int]:
+    caps = (faults.flow_milestones_per_outcome, faults.flow_milestones_per_flow)
+    return flow_aggregate_counted(ds, body, now, faults.aggregate_max_buckets, caps)
 
 
 @dataclass(frozen=True)
@@ -49,8 +60,8 @@ class Subject:
 
 SUBJECTS: dict[str, Subject] = {
     "conversations": Subject("aggregates_query", _plain(aggregate)),
-    "users": Subject("user_aggregates", _plain(user_aggregate)),
-    "flows": Subject("flow_aggregates", flow_aggregate_counted),
+    "users": Subject("user_aggregates", _users),
+    "flows": Subject("flow_aggregates", _flows),
     "evaluations": Subject("evaluation_aggregates", _plain(evaluation_aggregate), quality=True),
     "surveys": Subject("survey_aggregates", _plain(survey_aggregate), quality=True),
 }
@@ -90,9 +101,7 @@ class Aggregates:
             raise ApiError(400, "The request body must be a JSON object.")
         faults = self.core.faults
         try:
-            answer, capped = spec.compute(
-                self.dataset, body, self.core.now_ms, faults.aggregate_max_buckets
-            )
+            answer, capped = spec.compute(self.dataset, body, self.core.now_ms, faults)
         except BucketLimitError as exc:
             self.core.fault_fired("aggregate_buckets_refused")
             raise ApiError(400, str(exc)) from exc
