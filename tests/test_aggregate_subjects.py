@@ -2,11 +2,18 @@
 
 from __future__ import annotations
 
+import bisect
 import datetime as dt
+from collections import Counter
+from collections.abc import Callable
+from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import pytest
 
+from genesys_simulator import Simulator
+from genesys_simulator.user_aggregates import user_aggregate
 from tap_genesys_analytics.config.aggregates import (
     SUBJECTS,
     AggregateQuery,
@@ -18,6 +25,7 @@ from tap_genesys_analytics.genesys.aggregates import (
     MAX_BUCKETS,
     aggregates_path,
     builtin_queries,
+    flatten,
     plan_windows,
     presence_index,
     query_body,
@@ -28,8 +36,9 @@ from tap_genesys_analytics.genesys.aggregates import (
 )
 from tap_genesys_analytics.streams.aggregates import AggregatesStream, UserAggregatesStream
 from tap_genesys_analytics.tap import TapGenesysAnalytics
-from tap_genesys_analytics.windows import DateWindow
-from tests.support import day, sdk_fields
+from tap_genesys_analytics.windows import DateWindow, iso
+from tests.selection import catalog_selecting
+from tests.support import TapRun, day, run_tap, sdk_fields, sim_config
 
 UTC = dt.timezone.utc
 BASE_CONFIG: dict[str, Any] = {
@@ -389,3 +398,145 @@ def test_user_queries_are_asked_in_batches_unless_they_name_their_users(monkeypa
     )[0]
     (body,) = stream.bodies(named, window)
     assert body["filter"] == named.filter
+
+
+# -- end to end over the simulator ----------------------------------------------------------------
+
+KEY = ("query_name", "group_key", "interval_start", "metric", "qualifier")
+NEW_YORK = ZoneInfo("America/New_York")
+#: New York midnights: 60 local days, 10 March 2024 (spring forward) 23 hours long among them.
+NY_START = dt.datetime(2024, 2, 1, tzinfo=NEW_YORK).astimezone(UTC)
+NY_END = dt.datetime(2024, 4, 1, tzinfo=NEW_YORK).astimezone(UTC)
+
+
+MS = dt.timedelta(milliseconds=1)
+
+
+def _at(text: str) -> dt.datetime:
+    """An ISO timestamp of a record as an aware datetime."""
+    return dt.datetime.fromisoformat(text.replace("Z", "+00:00"))
+
+
+def _local_days(start: dt.datetime, end: dt.datetime) -> list[tuple[dt.datetime, dt.datetime]]:
+    """The New York days wholly inside ``[start, end)``, as UTC bounds."""
+    days = []
+    day = start.astimezone(NEW_YORK).date()
+    while True:
+        lo = dt.datetime(day.year, day.month, day.day, tzinfo=NEW_YORK).astimezone(UTC)
+        nxt = day + dt.timedelta(days=1)
+        hi = dt.datetime(nxt.year, nxt.month, nxt.day, tzinfo=NEW_YORK).astimezone(UTC)
+        if hi > end:
+            return days
+        if lo >= start:
+            days.append((lo, hi))
+        day = nxt
+
+
+def _keyed(rows: list[dict[str, Any]]) -> dict[tuple[Any, ...], dict[str, Any]]:
+    """Rows by key, each key once."""
+    keys = Counter(tuple(r[k] for k in KEY) for r in rows)
+    assert keys, "no rows"
+    assert max(keys.values()) == 1, "a row was emitted twice"
+    return {tuple(r[k] for k in KEY): r for r in rows}
+
+
+def _truth(
+    sim: Simulator,
+    compute: Callable[..., dict[str, Any]],
+    queries: tuple[AggregateQuery, ...],
+    window: DateWindow,
+) -> dict[tuple[Any, ...], dict[str, Any]]:
+    """The simulator's answer to each query over the whole range in one request, as rows."""
+    rows: list[dict[str, Any]] = []
+    for query in queries:
+        answer = compute(sim.dataset, query_body(query, window), sim.now_ms)
+        flat = flatten(query.name, answer.get("results") or ())
+        if query.subject == "users":
+            flat = user_rows(flat, presence_index(answer.get("systemToOrganizationMappings")))
+        rows += flat
+    return _keyed(rows)
+
+
+def _run(tmp_path: Path, config: dict[str, Any], streams: set[str], **kw: Any) -> TapRun:
+    catalog = catalog_selecting(tmp_path, config, streams)
+    run = run_tap(tmp_path, config, args=("--catalog", str(catalog)), **kw)
+    assert run.returncode == 0, run.stderr[-3000:]
+    return run
+
+
+def test_user_aggregates_equal_the_truth_and_the_routing_statuses(tmp_path: Path, make_sim) -> None:
+    """300 users (every tenth inactive) over 60 New York days with the spring DST change.
+
+    ``user_aggregates`` (built-in query, daily New York buckets) equals the simulator's answer
+    for the whole range; per user and local day, its ``tAgentRoutingStatus`` sums equal the
+    ``user_routing_status`` rows of the same run clipped to that day; and every request named
+    at most 100 users, several requests per window.
+    """
+    sim = make_sim(conversations=200, days=62, start="2024-01-31", users=300)
+    config = sim_config(
+        sim,
+        start_date=iso(NY_START),
+        end_date=iso(NY_END),
+        aggregates_granularity="P1D",
+        aggregates_time_zone="America/New_York",
+        user_aggregates_batch_size=100,
+    )
+    run = _run(tmp_path, config, {"user_aggregates", "user_details", "user_routing_status"})
+    rows = run.records("user_aggregates")
+    got = _keyed(rows)
+    settings = Settings.from_config(config)
+    queries = builtin_queries("users", "P1D", "America/New_York")
+    assert got == _truth(sim, user_aggregate, queries, DateWindow(NY_START, NY_END))
+
+    # Every user of the directory, inactive ones included, and a 23-hour day.
+    pool = sim.dataset.pools.users
+    assert len(pool) == 300
+    assert {r["user_id"] for r in rows} == {u["id"] for u in pool}
+    assert {u["state"] for u in pool} >= {"active", "inactive"}
+    spring = dt.datetime(2024, 3, 10, tzinfo=NEW_YORK).astimezone(UTC)
+    presence: Counter[str] = Counter()
+    for r in rows:
+        if r["metric"] == "tSystemPresence" and r["interval_start"] == iso(spring):
+            assert r["interval_end"] == "2024-03-11T04:00:00.000Z"
+            presence[r["user_id"]] += r["sum"]
+    assert set(presence.values()) == {23 * 3_600_000}, "each user's presences fill the day"
+
+    # Batches: 60 days in 7-day windows, 3 requests of 100 users each per window.
+    windows = plan_windows(settings.start_date, settings.end_date or NY_END, queries[0])
+    assert len(windows) == 9
+    assert sim.stats.requests["user_aggregates"] == 3 * len(windows)
+    assert sim.stats.faults.get("user_predicates_refused", 0) == 0
+
+    # Routing statuses of user details, clipped to each local day the details cover whole.
+    details = run.records("user_details")
+    assert details
+    covered_from = min(_at(d["coveredStart"]) for d in details)
+    covered_to = max(_at(d["coveredEnd"]) for d in details)
+    statuses = {
+        (s["userId"], s["startTime"], s["routingStatus"]): s
+        for s in run.records("user_routing_status")
+    }
+    assert statuses
+    days = _local_days(max(NY_START, covered_from), min(NY_END, covered_to))
+    assert len(days) >= 58, (covered_from, covered_to)
+    assert any(hi - lo == dt.timedelta(hours=23) for lo, hi in days)
+    want: Counter[tuple[str, str, str]] = Counter()
+    now = sim.now
+    starts = [lo for lo, _ in days]
+    for s in statuses.values():
+        start = _at(s["startTime"])
+        end = _at(s["endTime"]) if s.get("endTime") else now
+        first = max(0, bisect.bisect_right(starts, start) - 1)
+        for lo, hi in days[first:]:
+            if lo >= end:
+                break
+            part = min(end, hi) - max(start, lo)
+            if part > dt.timedelta(0):
+                want[(s["userId"], iso(lo), s["routingStatus"])] += part // MS
+    wanted_days = {iso(lo) for lo, _ in days}
+    routing = {
+        (r["user_id"], r["interval_start"], r["qualifier"]): r["sum"]
+        for r in rows
+        if r["metric"] == "tAgentRoutingStatus" and r["interval_start"] in wanted_days
+    }
+    assert routing == dict(want)
