@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import bisect
 import datetime as dt
-from collections import Counter
+from collections import Counter, defaultdict
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -13,6 +13,10 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from genesys_simulator import Simulator
+from genesys_simulator.directory import entities as entities_of
+from genesys_simulator.flow_aggregates import flow_aggregate
+from genesys_simulator.flows import MILESTONES_PER_FLOW, MILESTONES_PER_OUTCOME
+from genesys_simulator.quality_aggregates import evaluation_aggregate, survey_aggregate
 from genesys_simulator.user_aggregates import user_aggregate
 from tap_genesys_analytics.config.aggregates import (
     SUBJECTS,
@@ -540,3 +544,144 @@ def test_user_aggregates_equal_the_truth_and_the_routing_statuses(tmp_path: Path
         if r["metric"] == "tAgentRoutingStatus" and r["interval_start"] in wanted_days
     }
     assert routing == dict(want)
+
+
+FLOW_DIMENSIONS = ("flows", "flow_outcomes", "flow_milestones")
+
+
+def test_flow_aggregates_and_the_flow_dimensions_equal_the_truth(tmp_path: Path, make_sim) -> None:
+    """The built-in flow queries and the three flow tables, each equal to the simulator's.
+
+    Milestones are capped as analytics caps them (at most 20 per outcome, 100 per flow): the
+    simulator's pool defines more, and its ``flow_milestones_capped`` counter shows hits were
+    dropped before the bounds are checked.
+    """
+    sim = make_sim(conversations=900, days=6)
+    config = sim_config(sim, end_date="2024-01-08T00:00:00Z")
+    run = _run(tmp_path, config, {"flow_aggregates", *FLOW_DIMENSIONS})
+    assert sim.stats.faults["flow_milestones_capped"] > 0, "milestone hits beyond the caps"
+    rows = run.records("flow_aggregates")
+    window = DateWindow(day("2024-01-01"), day("2024-01-08"))
+    queries = builtin_queries("flows", "PT30M", "UTC")
+    assert _keyed(rows) == _truth(sim, flow_aggregate, queries, window)
+    assert {r["query_name"] for r in rows} == {"flow_outcomes", "flow_milestones", "flow_totals"}
+    per_flow: defaultdict[str, set[str]] = defaultdict(set)
+    for r in rows:
+        if r["query_name"] == "flow_milestones":
+            per_flow[r["group"]["flowId"]].add(r["group"]["flowMilestoneId"])
+    assert max(len(m) for m in per_flow.values()) == MILESTONES_PER_FLOW == 100
+
+    # Each table whole, deleted flows included (listed only with deleted=true), each id once.
+    for stream in FLOW_DIMENSIONS:
+        records = run.records(stream)
+        assert len({r["id"] for r in records}) == len(records), stream
+        assert sorted(records, key=lambda r: r["id"]) == entities_of(sim.dataset.pools, stream)
+    assert any(r["deleted"] for r in run.records("flows"))
+    assert sim.stats.requests["flows"] == 2, "the listing, then deleted=true"
+    ids = {stream: {r["id"] for r in run.records(stream)} for stream in FLOW_DIMENSIONS}
+    assert {r["group"]["flowId"] for r in rows} <= ids["flows"]
+    assert {r["group"]["flowOutcomeId"] for r in rows if "flowOutcomeId" in r["group"]} <= ids[
+        "flow_outcomes"
+    ]
+    assert per_flow
+    assert set().union(*per_flow.values()) < ids["flow_milestones"]
+
+    # Per outcome: a named query grouped by outcome and milestone, checked the same way.
+    sim.reset_stats()
+    by_outcome = {
+        "name": "milestones_by_outcome",
+        "subject": "flows",
+        "group_by": ["flowId", "flowOutcomeId", "flowMilestoneId"],
+        "metrics": ["nFlowMilestone"],
+        "granularity": "P1D",
+    }
+    config = sim_config(sim, end_date="2024-01-08T00:00:00Z", aggregates=[by_outcome])
+    run = _run(tmp_path, config, {"flow_aggregates"})
+    assert sim.stats.faults["flow_milestones_capped"] > 0
+    rows = run.records("flow_aggregates")
+    assert _keyed(rows) == _truth(sim, flow_aggregate, parse_aggregates([by_outcome]), window)
+    per_outcome: defaultdict[tuple[str, str], set[str]] = defaultdict(set)
+    for r in rows:
+        group = r["group"]
+        per_outcome[(group["flowId"], group["flowOutcomeId"])].add(group["flowMilestoneId"])
+    assert max(len(m) for m in per_outcome.values()) == MILESTONES_PER_OUTCOME == 20
+
+
+def test_named_evaluation_and_survey_queries_run_end_to_end(tmp_path: Path, make_sim) -> None:
+    """One evaluations query (the API's default time, evaluationCreatedDate) and one surveys
+    query (by surveyCreatedDate), each equal to the simulator's answer."""
+    sim = make_sim(conversations=1500, days=20)
+    queries = [
+        {
+            "name": "qa_by_agent",
+            "subject": "evaluations",
+            "group_by": ["userId", "formId"],
+            "metrics": ["nEvaluations", "oTotalScore"],
+            "granularity": "P1D",
+        },
+        {
+            "name": "nps_by_queue",
+            "subject": "surveys",
+            "group_by": ["queueId"],
+            "metrics": ["nSurveyNpsResponses", "nSurveyNpsPromoters", "nSurveysSent"],
+            "granularity": "P1D",
+            "alternate_time_dimension": "surveyCreatedDate",
+        },
+    ]
+    config = sim_config(sim, end_date="2024-01-21T00:00:00Z", aggregates=queries)
+    run = _run(tmp_path, config, {"evaluation_aggregates", "survey_aggregates"})
+    evaluation, survey = parse_aggregates(queries)
+    window = DateWindow(day("2024-01-01"), day("2024-01-21"))
+    evaluations = run.records("evaluation_aggregates")
+    surveys = run.records("survey_aggregates")
+    assert _keyed(evaluations) == _truth(sim, evaluation_aggregate, (evaluation,), window)
+    assert _keyed(surveys) == _truth(sim, survey_aggregate, (survey,), window)
+    assert {r["metric"] for r in evaluations} == {"nEvaluations", "oTotalScore"}
+    assert {r["metric"] for r in surveys} >= {"nSurveyNpsResponses", "nSurveysSent"}
+    assert sim.stats.requests["evaluation_aggregates"] == 3, "20 days in 7-day windows"
+    assert sim.stats.requests["survey_aggregates"] == 3
+    assert run.last_state is not None
+    assert run.last_state["bookmarks"]["evaluation_aggregates"] == {
+        "watermarks": {"qa_by_agent": "2024-01-21T00:00:00.000Z"}
+    }
+
+
+def test_a_resumed_run_rereads_only_the_trailing_days(tmp_path: Path, make_sim) -> None:
+    """STATE after every window; the next run starts ``lookback_days`` before the watermark.
+
+    The first run ends while statuses are still open (the clock is inside its last day); the
+    re-read days grew since, and the second run's rows for them replace the first run's.
+    """
+    sim = make_sim(conversations=200, days=30, users=120)
+    sim.now = dt.datetime(2024, 1, 14, 15, 0, tzinfo=UTC)
+    config = sim_config(
+        sim, end_date="2024-01-15T00:00:00Z", aggregates_granularity="P1D", lookback_days=2
+    )
+    first = _run(tmp_path, config, {"user_aggregates"})
+    watermarks = [
+        s["bookmarks"]["user_aggregates"]["watermarks"]["user_status"]
+        for s in first.states
+        if "user_aggregates" in s.get("bookmarks", {})
+    ]
+    assert watermarks[0] == "2024-01-08T00:00:00.000Z"
+    assert watermarks[-1] == "2024-01-15T00:00:00.000Z"
+    assert sim.stats.requests["user_aggregates"] == 2 * 2, "2 windows, 2 batches of users each"
+
+    sim.now = dt.datetime(2024, 1, 31, tzinfo=UTC)
+    sim.reset_stats()
+    config["end_date"] = "2024-01-22T00:00:00Z"
+    second = _run(tmp_path, config, {"user_aggregates"}, state=first.last_state)
+    starts = {r["interval_start"] for r in second.records("user_aggregates")}
+    assert min(starts) == "2024-01-13T00:00:00.000Z", "2 days before the watermark"
+    assert sim.stats.requests["user_aggregates"] == 2 * 2, "[13, 20) and [20, 22), 2 batches"
+    assert sim.stats.requests["users"] >= 1
+
+    # Upserted, the two runs give the truth at the later clock; the re-read days had grown.
+    loaded = _keyed(first.records("user_aggregates"))
+    stale = dict(loaded)
+    loaded.update(_keyed(second.records("user_aggregates")))
+    window = DateWindow(day("2024-01-01"), day("2024-01-22"))
+    queries = builtin_queries("users", "P1D", "UTC")
+    truth = _truth(sim, user_aggregate, queries, window)
+    assert loaded == truth
+    assert any(stale[k] != truth[k] for k in stale if k[2] == "2024-01-14T00:00:00.000Z")
