@@ -162,6 +162,10 @@ def test_conversations_stay_unchecked_beyond_todays_checks() -> None:
             r"101 userId predicates; the API allows at most 100",
         ),
         (
+            {"subject": "users", "metrics": ["tSystemPresence"]},
+            r"group_by must hold userId \(or the filter name at most 100 users\)",
+        ),
+        (
             {"subject": "flows", "metrics": ["nOffered"]},
             r"metrics nOffered not allowed for subject flows",
         ),

@@ -293,6 +293,13 @@ def _check_subject(
             hint = f"; {subject} allows {shown}" if shown else ""
             msg = f"{where}: {field} {', '.join(wrong)} not allowed for subject {subject}{hint}"
             raise ValueError(msg)
+    if subject == "users" and not dimensions and "userId" not in group_by:
+        msg = (
+            f"{where}: group_by must hold userId (or the filter name at most "
+            f"{MAX_USER_PREDICATES} users): users are asked for in batches of at most "
+            f"{MAX_USER_PREDICATES}, and a total over all users would come back split in parts"
+        )
+        raise ValueError(msg)
     if subject == "users" and len(dimensions) > MAX_USER_PREDICATES:
         msg = (
             f"{where}: {len(dimensions)} userId predicates; the API allows at most "
