@@ -218,6 +218,22 @@ def test_filter_dimensions_counts_every_predicate_of_every_clause() -> None:
     assert filter_dimensions(None) == []
 
 
+def test_the_cli_stops_on_a_refused_query_before_any_request(tmp_path: Path, make_sim) -> None:
+    sim = make_sim(conversations=50, days=2)
+    bad = {
+        "name": "mine",
+        "subject": "users",
+        "group_by": ["queueId"],
+        "metrics": ["tSystemPresence"],
+    }
+    run = run_tap(tmp_path, sim_config(sim, aggregates=[bad]))
+    assert run.returncode == 1
+    assert "aggregates query 'mine': group_by queueId not allowed for subject users" in (
+        run.error_line
+    ), run.stderr[-2000:]
+    assert sum(sim.stats.requests.values()) == 0, "refused at start-up, not by the API"
+
+
 @pytest.mark.parametrize(
     ("overrides", "message"),
     [
