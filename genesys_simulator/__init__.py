@@ -25,7 +25,12 @@ Data (no HTTP; these import only each other, downwards, never ``api/`` or ``serv
     ``filters``       the API's conversation/segment filter predicates.
     ``selection``     which conversations a job or query returns, in which order.
     ``users``         user presence and routing-status records and their selection.
-    ``aggregates``    aggregation buckets computed over the dataset.
+    ``flows``         the org's flows (deleted ones too), flow outcomes and milestones, and
+                      the milestones each IVR run hits.
+    ``aggregates``    conversation aggregates; ``Frame`` (interval, buckets, DST days).
+    ``aggregate_parts`` what the other subjects share: body checks, results rendering.
+    ``user_aggregates``, ``flow_aggregates``, ``quality_aggregates``: the users, flows,
+                      evaluations and surveys aggregates, from the data details serve.
     ``directory``     the directory listings and their paging.
     ``quality``       evaluation and survey plans (every later change timed).
     ``quality_forms`` evaluation and survey forms with their published versions.
@@ -44,17 +49,18 @@ HTTP (``api/``; a family imports the shared modules below and the data modules, 
     ``api.pages``      job results pages: cursors, rendering, page cache, body faults.
     ``api.queries``    conversation and user details queries.
     ``api.by_id``      conversation details by id.
-    ``api.aggregates`` the conversation aggregates query route.
-    ``api.directory``  the directory listing routes.
-    ``api.quality``    evaluation/survey aggregates, evaluations and surveys by id, published forms.
+    ``api.aggregates`` the aggregates query routes of every subject.
+    ``api.directory``  the directory listing routes (flows, outcomes, milestones included).
+    ``api.quality``    evaluations and surveys by id, published forms.
     ``api.control``    the ``/_sim/*`` control plane.
 
 ``server`` composes them into the ``Simulator`` facade (lifecycle, and the methods tests call);
 only this package's ``__init__`` and ``__main__`` import it.
 
 A new family is a class taking what it needs (``Core``, ``Dataset``) with a ``register``
-method, e.g. ``routes.add("POST", r"/api/v2/analytics/flows/aggregates/query",
-"flow_aggregates_query", self._route)``, added to the families tuple in ``Simulator``.
+method, e.g. ``routes.add("GET", r"/api/v2/flows/instances", "flow_instances", self._route)``,
+added to the families tuple in ``Simulator``; a new aggregates subject is one more entry in
+``api.aggregates.SUBJECTS``.
 """
 
 from .api.stats import StatsSnapshot

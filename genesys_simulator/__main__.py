@@ -26,6 +26,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="genesys-simulator", description=__doc__)
     parser.add_argument("--port", type=int, default=8765)
     parser.add_argument("--conversations", type=int, default=10_000)
+    parser.add_argument("--users", type=int, default=60, help="agents in the org")
     parser.add_argument("--start", type=_date, default=datetime(2024, 1, 1, tzinfo=UTC))
     parser.add_argument("--days", type=int, default=30)
     parser.add_argument("--seed", type=int, default=1)
@@ -45,7 +46,11 @@ def main(argv: list[str] | None = None) -> int:
         print(f"invalid --faults: {exc}", file=sys.stderr)
         return 2
     dataset = Dataset(
-        seed=args.seed, start=args.start, days=args.days, conversations=args.conversations
+        seed=args.seed,
+        start=args.start,
+        days=args.days,
+        conversations=args.conversations,
+        users=args.users,
     )
     now = from_ms(parse_iso(args.now)) if args.now else None
     sim = Simulator(

@@ -9,7 +9,8 @@ from __future__ import annotations
 import bisect
 import re
 from collections import defaultdict
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -201,11 +202,44 @@ def bucket_bounds(a: int, b: int, gran: int, zone: timezone | ZoneInfo) -> list[
     return bounds
 
 
-def aggregate(
-    ds: Dataset, body: Mapping[str, Any], now_ms: int, max_buckets: int = MAX_BUCKETS
-) -> Json:
-    """Answer a ``ConversationAggregationQuery``; raises ``FilterError`` for a bad body."""
-    unknown = sorted(set(body) - AGGREGATE_KEYS)
+@dataclass(frozen=True)
+class Frame:
+    """The interval of an aggregates query and its bucket boundaries (epoch ms)."""
+
+    start: int
+    end: int
+    bounds: list[int]
+
+    def bucket(self, t: int) -> int | None:
+        """The bucket holding moment ``t``, None outside the interval."""
+        if not self.start <= t < self.end:
+            return None
+        return bisect.bisect_right(self.bounds, t) - 1
+
+    def interval(self, bucket: int) -> str:
+        """The ``interval`` string of a bucket as the API writes it."""
+        return f"{iso(self.bounds[bucket])}/{iso(self.bounds[bucket + 1])}"
+
+    def split(self, start: int, end: int) -> Iterator[tuple[int, int]]:
+        """``(bucket, ms)``: how much of ``[start, end)`` falls in each bucket it overlaps."""
+        start, end = max(start, self.start), min(end, self.end)
+        if start >= end:
+            return
+        k = bisect.bisect_right(self.bounds, start) - 1
+        while k < len(self.bounds) - 1 and self.bounds[k] < end:
+            part = min(end, self.bounds[k + 1]) - max(start, self.bounds[k])
+            if part > 0:
+                yield k, part
+            k += 1
+
+
+def frame(body: Mapping[str, Any], max_buckets: int, keys: frozenset[str]) -> Frame:
+    """Check the body's fields, interval, granularity, time zone and bucket count.
+
+    Shared by every aggregates subject: the same request fields (``keys``), the same
+    ``timeZone`` calendar for day buckets (DST days last 23 or 25 hours), the same limit.
+    """
+    unknown = sorted(set(body) - keys)
     if unknown:
         raise FilterError(f'Unrecognized field "{unknown[0]}" is not allowed in the request body.')
     try:
@@ -219,6 +253,15 @@ def aggregate(
     bounds = bucket_bounds(a, b, gran, zone)
     if len(bounds) - 1 > max_buckets:
         raise BucketLimitError(f"The query would produce more than {max_buckets} intervals")
+    return Frame(a, b, bounds)
+
+
+def aggregate(
+    ds: Dataset, body: Mapping[str, Any], now_ms: int, max_buckets: int = MAX_BUCKETS
+) -> Json:
+    """Answer a ``ConversationAggregationQuery``; raises ``FilterError`` for a bad body."""
+    fr = frame(body, max_buckets, AGGREGATE_KEYS)
+    a, b, bounds = fr.start, fr.end, fr.bounds
     group_by = body.get("groupBy") or []
     if not isinstance(group_by, list) or not set(group_by) <= GROUP_DIMENSIONS:
         raise FilterError(f"groupBy supports only: {', '.join(sorted(GROUP_DIMENSIONS))}")

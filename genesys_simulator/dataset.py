@@ -62,14 +62,16 @@ class Dataset:
         *,
         lingering_every: int = 0,
         lingering_days: int = 20,
+        users: int = 60,
     ) -> None:
         """Describe the dataset; nothing is generated until asked for.
 
         ``lingering_every``: every n-th conversation (index 0, n, 2n, ...) is an e-mail thread
         that stays open ``lingering_days`` days, the case that must not pin a bookmark.
+        ``users``: the org's agents (every tenth inactive); 60 keeps every older data set.
         """
-        if conversations < 0 or days <= 0:
-            raise ValueError("conversations must be >= 0 and days > 0")
+        if conversations < 0 or days <= 0 or users < 5:
+            raise ValueError("conversations must be >= 0, days > 0 and users >= 5")
         self.seed = seed
         self.start = start if start is not None else datetime(2024, 1, 1, tzinfo=UTC)
         if self.start.tzinfo is None:
@@ -79,7 +81,7 @@ class Dataset:
         self.start_ms = to_ms(self.start)
         self.span_ms = days * DAY_MS
         self.end_ms = self.start_ms + self.span_ms
-        self.pools = Pools(seed)
+        self.pools = Pools(seed, users)
         self.lingering_every = lingering_every
         self.lingering_ms = lingering_days * DAY_MS
         #: The longest a conversation here lasts: how far back a lifetime-overlap scan looks.

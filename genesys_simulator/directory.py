@@ -1,7 +1,8 @@
-"""Directory entity listings (queues, users, codes...) built from the dataset's pools.
+"""Directory entity listings (queues, users, codes, flows...) built from the dataset's pools.
 
 Default filters are the API's: users are listed ``active`` only unless ``state`` says
-otherwise, presence definitions without the deactivated ones unless ``deactivated=true``.
+otherwise, presence definitions without the deactivated ones unless ``deactivated=true``,
+flows without the deleted ones unless ``deleted=true`` ("Include deleted").
 """
 
 from __future__ import annotations
@@ -9,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
+from . import flows
 from .filters import FilterError
 from .pools import Pools
 
@@ -216,6 +218,20 @@ def _presences(pools: Pools) -> list[Json]:
     ]
 
 
+# The Architect listings sort by ``id`` unless asked otherwise (``sortBy`` default ``id``).
+def _flows(pools: Pools) -> list[Json]:
+    return sorted(flows.flow_entities(pools.seed, pools.divisions[0]), key=lambda e: e["id"])
+
+
+def _flow_outcomes(pools: Pools) -> list[Json]:
+    return sorted(flows.outcome_entities(pools.seed, pools.divisions[0]), key=lambda e: e["id"])
+
+
+def _flow_milestones(pools: Pools) -> list[Json]:
+    found = flows.milestone_entities(pools.seed, pools.divisions[0])
+    return sorted(found, key=lambda e: e["id"])
+
+
 LISTINGS: dict[str, tuple[str, Callable[[Pools], list[Json]]]] = {
     "queues": ("/api/v2/routing/queues", _queues),
     "users": ("/api/v2/users", _users),
@@ -224,7 +240,18 @@ LISTINGS: dict[str, tuple[str, Callable[[Pools], list[Json]]]] = {
     "skills": ("/api/v2/routing/skills", _skills),
     "groups": ("/api/v2/groups", _groups),
     "presence_definitions": ("/api/v2/presence/definitions", _presences),
+    "flows": ("/api/v2/flows", _flows),
+    "flow_outcomes": ("/api/v2/flows/outcomes", _flow_outcomes),
+    "flow_milestones": ("/api/v2/flows/milestones", _flow_milestones),
 }
+
+
+def entities(pools: Pools, kind: str) -> list[Json]:
+    """Every entity of a listing, unfiltered and unpaged (deleted flows, inactive users too).
+
+    What a test compares a full dimension table with.
+    """
+    return LISTINGS[kind][1](pools)
 
 
 def _int_param(query: dict[str, list[str]], name: str, default: int) -> int:
@@ -251,6 +278,16 @@ def listing(pools: Pools, kind: str, query: dict[str, list[str]]) -> Json:
             raise FilterError(f"state must be one of {', '.join(USER_STATES)}")
         if state != "any":
             entities = [e for e in entities if e["state"] == state]
+    if kind == "flows":
+        # ``deleted``: "Include deleted" (default false): deleted flows only when true.
+        deleted = query.get("deleted", ["false"])[0].lower()
+        if deleted not in {"true", "false"}:
+            raise FilterError("deleted must be true or false")
+        if deleted == "false":
+            entities = [e for e in entities if not e["deleted"]]
+        types = {t.lower() for value in query.get("type", []) for t in value.split(",")}
+        if types:
+            entities = [e for e in entities if e["type"].lower() in types]
     page_size = _int_param(query, "pageSize", DEFAULT_PAGE_SIZE)
     page_number = _int_param(query, "pageNumber", 1)
     if not 1 <= page_size <= MAX_PAGE_SIZE:
@@ -265,7 +302,11 @@ def listing(pools: Pools, kind: str, query: dict[str, list[str]]) -> Json:
     first = (page_number - 1) * page_size
 
     # The links carry the listing's filters, as the API's do.
-    shown = "".join(f"&{k}={query[k][0]}" for k in ("state",) if kind == "users" and k in query)
+    shown = "".join(
+        f"&{k}={query[k][0]}"
+        for k in ("state", "deleted")
+        if (kind, k) in {("users", "state"), ("flows", "deleted")} and k in query
+    )
 
     def uri(n: int) -> str:
         return f"{path}?pageSize={page_size}&pageNumber={n}{shown}"

@@ -118,6 +118,14 @@ class Faults:
     #: The aggregates query refuses more buckets than this. The API's limit is not documented;
     #: the default is the tap's assumption (2000), so a tap that outgrows it fails here first.
     aggregate_max_buckets: int = 2000
+    #: "A single query may contain no more than 100 userId predicates": more answer 400
+    #: (``user_predicates_refused``). The real API always refuses; lower it to reach the
+    #: limit with a small org.
+    user_aggregate_max_predicates: int = 100
+    #: "Only up to 20 milestones per outcome and 100 milestones per flow are used" in
+    #: analytics: flow aggregates drop the hits on the others (``flow_milestones_capped``).
+    flow_milestones_per_outcome: int = 20
+    flow_milestones_per_flow: int = 100
 
     def replace(self, **changes: Any) -> Faults:
         """Return a copy with ``changes`` applied, rejecting unknown field names."""

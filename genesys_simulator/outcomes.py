@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from .directory import SHORT_ABANDON_MS, service_level_ms
+from .flows import catalogue
 from .pools import Pools
 from .record_parts import Clip
 from .timeutil import iso
@@ -224,11 +225,14 @@ class Scene:
             "endingLanguage": lang,
         }
         if seen(t_ivr_end):
+            # The org's outcome for the caller's intent (``flows.Catalogue``); a caller who hung
+            # up never got where the outcome leads, so it failed.
+            outcome = catalogue(self.pools.seed).outcome_for(intent)
             flow_obj["outcomes"] = [
                 {
-                    "flowOutcome": f"{intent}Selected",
-                    "flowOutcomeId": ids[11],
-                    "flowOutcomeValue": "SUCCESS",
+                    "flowOutcome": outcome["name"],
+                    "flowOutcomeId": outcome["id"],
+                    "flowOutcomeValue": "FAILURE" if abandoned else "SUCCESS",
                     "flowOutcomeStartTimestamp": iso(start + 500),
                     "flowOutcomeEndTimestamp": iso(t_ivr_end),
                 }

@@ -119,6 +119,8 @@ class Pools:
     """All directory entities of one dataset, built once (they are tiny)."""
 
     seed: int
+    #: How many users (agents) the org has; 60 unless a test asks for a bigger org.
+    user_count: int = 60
     divisions: list[dict[str, Any]] = field(default_factory=list)
     queues: list[dict[str, Any]] = field(default_factory=list)
     users: list[dict[str, Any]] = field(default_factory=list)
@@ -145,7 +147,7 @@ class Pools:
             for k, topic in enumerate(QUEUE_TOPICS)
         ]
         self.users = []
-        for k in range(60):
+        for k in range(self.user_count):
             first = FIRST_NAMES[k % len(FIRST_NAMES)]
             last = LAST_NAMES[(k * 7 + rng.randrange(len(LAST_NAMES))) % len(LAST_NAMES)]
             self.users.append(

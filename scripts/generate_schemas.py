@@ -316,14 +316,36 @@ def user_status_streams(builder: SchemaBuilder) -> dict[str, JsonSchema]:
     return streams
 
 
-def conversation_aggregates(builder: SchemaBuilder) -> JsonSchema:
+#: Aggregates stream -> the model of its subject's query response.
+AGGREGATE_RESPONSES: dict[str, str] = {
+    "conversation_aggregates": "ConversationAggregateQueryResponse",
+    "user_aggregates": "UserAggregateQueryResponse",
+    "flow_aggregates": "FlowAggregateQueryResponse",
+    "evaluation_aggregates": "EvaluationAggregateQueryResponse",
+    "survey_aggregates": "SurveyAggregateQueryResponse",
+}
+
+
+def aggregates(builder: SchemaBuilder) -> dict[str, JsonSchema]:
+    """Every subject's aggregates stream; user rows add ``user_id`` and ``system_presence``."""
+    streams = {
+        stream: aggregate_rows(builder, response)
+        for stream, response in AGGREGATE_RESPONSES.items()
+    }
+    streams["user_aggregates"]["properties"].update(
+        user_id=dict(NULLABLE_STRING), system_presence=dict(NULLABLE_STRING)
+    )
+    return streams
+
+
+def aggregate_rows(builder: SchemaBuilder, response_model: str) -> JsonSchema:
     """One row per (query, group, interval, metric), with ``StatisticalSummary`` as columns.
 
     Every statistic is a nullable number: the API omits the ones it did not compute, and
     percentiles and calculated values are not guaranteed to be whole numbers.
     """
     index = builder.index
-    response = index.get("ConversationAggregateQueryResponse")
+    response = index.get(response_model)
     container = index.get(builder.item_model(response.field_type("results")))
     bucket = index.get(builder.item_model(container.field_type("data")))
     metric_data = index.get(builder.item_model(bucket.field_type("metrics")))
@@ -351,6 +373,9 @@ DIMENSION_MODELS: dict[str, tuple[str, ...]] = {
     "skills": ("RoutingSkill",),
     "groups": ("Group",),
     "presence_definitions": ("OrganizationPresenceDefinition", "OrganizationPresence"),
+    "flows": ("Flow",),
+    "flow_outcomes": ("FlowOutcome",),
+    "flow_milestones": ("FlowMilestone",),
 }
 """Entity model of each listing endpoint, with fallbacks for older SDK versions."""
 
@@ -376,8 +401,8 @@ def build_all(models_dir: Path) -> dict[str, JsonSchema]:
     schemas = {
         "conversation_details": conversation_details(builder),
         "user_details": user_details(builder),
-        "conversation_aggregates": conversation_aggregates(builder),
     }
+    schemas.update(aggregates(builder))
     schemas.update(user_status_streams(builder))
     schemas.update(conversation_children(builder))
     schemas.update(dimensions(index))

@@ -6,10 +6,10 @@ from typing import Any
 
 from singer_sdk import typing as th
 
-from tap_genesys_analytics.config.aggregates import DEFAULT_GRANULARITY
+from tap_genesys_analytics.config.aggregates import DEFAULT_GRANULARITY, DEFAULT_SUBJECT, SUBJECTS
 from tap_genesys_analytics.config.settings import BOUNDS, DEFAULTS, REGIONS, Settings
 from tap_genesys_analytics.http.client import GenesysClient
-from tap_genesys_analytics.streams.aggregates import ConversationAggregatesStream
+from tap_genesys_analytics.streams.aggregates import AGGREGATE_STREAMS
 from tap_genesys_analytics.streams.base import GenesysStream
 from tap_genesys_analytics.streams.conversations import (
     CONVERSATION_CHILDREN,
@@ -166,12 +166,43 @@ class TapGenesysAnalytics(AdaptedTap):
                     th.Property("granularity", th.StringType, default=DEFAULT_GRANULARITY),
                     th.Property("filter", th.ObjectType(additional_properties=True)),
                     th.Property("time_zone", th.StringType),
+                    th.Property(
+                        "subject",
+                        th.StringType(allowed_values=list(SUBJECTS)),
+                        default=DEFAULT_SUBJECT,
+                    ),
+                    th.Property("alternate_time_dimension", th.StringType),
                 )
             ),
-            description="Named conversation aggregate queries for the conversation_aggregates "
-            "stream, each {name, group_by, metrics, granularity (default PT30M, must divide a "
-            'day), filter, time_zone}, e.g. [{"name": "queue_daily", "group_by": '
-            '["queueId"], "metrics": ["nOffered", "tHandle"], "granularity": "P1D"}].',
+            description="Named aggregate queries, each {name, subject (conversations, users, "
+            "flows, evaluations or surveys; default conversations), group_by, metrics, "
+            "granularity (default PT30M, must divide a day), filter, time_zone, "
+            "alternate_time_dimension}; each subject's queries fill its stream "
+            "(conversation_aggregates, user_aggregates, flow_aggregates, evaluation_aggregates, "
+            "survey_aggregates) and are checked against the dimensions and metrics the API "
+            'allows for it, e.g. [{"name": "queue_daily", "group_by": ["queueId"], "metrics": '
+            '["nOffered", "tHandle"], "granularity": "P1D"}].',
+        ),
+        _setting(
+            "aggregates_granularity",
+            th.StringType,
+            "Granularity (an ISO-8601 period that divides a day) of the built-in queries that "
+            "user_aggregates and flow_aggregates run when the aggregates setting has none of "
+            "their subject.",
+        ),
+        _setting(
+            "aggregates_time_zone",
+            th.StringType,
+            "IANA time zone of those built-in queries: their windows are whole local days and "
+            "their buckets local periods (a day that changes daylight saving time is 23 or 25 "
+            "hours long).",
+        ),
+        _setting(
+            "user_aggregates_batch_size",
+            th.IntegerType,
+            "userId predicates per users aggregates query: user_aggregates asks for every user "
+            "of the users directory (inactive and deleted included) in batches of this many "
+            "(the API allows at most 100).",
         ),
     ).to_dict()
 
@@ -203,7 +234,7 @@ class TapGenesysAnalytics(AdaptedTap):
             ConversationDetailsStream(self),
             *(cls(self) for cls in CONVERSATION_CHILDREN),
             *(cls(self) for cls in USER_STREAMS),
-            ConversationAggregatesStream(self),
+            *(cls(self) for cls in AGGREGATE_STREAMS),
             *(cls(self) for cls in DIMENSION_STREAMS),
             *(cls(self) for cls in QUALITY_STREAMS),
         ]

@@ -173,7 +173,9 @@ def start_sim(
 ) -> Simulator:
     """A simulator on 127.0.0.1 (any free port), fast jobs unless told otherwise."""
     faults.setdefault("job_latency_seconds", 0.05)
-    shape = {k: faults.pop(k) for k in ("lingering_every", "lingering_days") if k in faults}
+    shape = {
+        k: faults.pop(k) for k in ("lingering_every", "lingering_days", "users") if k in faults
+    }
     dataset = Dataset(seed=seed, start=day(start), days=days, conversations=conversations, **shape)
     return Simulator(
         dataset,

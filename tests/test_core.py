@@ -29,8 +29,23 @@ CONFIG = sim_config(
             "name": "by_queue",
             "group_by": ["queueId"],
             "metrics": ["nOffered", "tHandle", "oServiceLevel"],
-        }
+        },
+        {
+            "name": "qa_by_agent",
+            "subject": "evaluations",
+            "group_by": ["userId"],
+            "metrics": ["nEvaluations", "oTotalScore"],
+            "granularity": "P1D",
+        },
+        {
+            "name": "nps_by_queue",
+            "subject": "surveys",
+            "group_by": ["queueId"],
+            "metrics": ["nSurveyNpsResponses", "oSurveyTotalScore"],
+            "granularity": "P1D",
+        },
     ],
+    aggregates_granularity="P1D",
 )
 
 #: ``stream.attribute`` -> why the real API may never fill it for this config. Every other
@@ -281,6 +296,47 @@ NEVER_FILLED: dict[str, str] = {
         "returned only with expand=workPlanBidRanks, which the tap does not ask for"
     ),
 }
+
+#: The other subjects' aggregates: statistics their metrics never carry, per subject.
+_NOT_A_RATIO = "only ratio metrics (oServiceLevel...) carry it; this subject has none"
+_SUBJECT_STATS = {
+    "calculatedMetricValue": "only calculated metrics carry it; no subject here has one",
+    "countNegative": "only metrics that can be negative carry it; none of this subject's can",
+    "countPositive": "as countNegative",
+    "current": "a current-state (observation query) statistic; aggregates do not carry it",
+    "p95": "percentiles: no request field that asks for them was found (fact sheet §3)",
+    "p99": "percentiles: as p95",
+    "ratio": _NOT_A_RATIO,
+    "numerator": _NOT_A_RATIO,
+    "denominator": _NOT_A_RATIO,
+    "target": _NOT_A_RATIO,
+}
+for _stream in ("user_aggregates", "flow_aggregates", "evaluation_aggregates", "survey_aggregates"):
+    NEVER_FILLED.update({f"{_stream}.{name}": why for name, why in _SUBJECT_STATS.items()})
+NEVER_FILLED.update(
+    {
+        f"user_aggregates.{name}": (
+            "user aggregates carry only sum, the milliseconds in a status (next-streams.md §3)"
+        )
+        for name in ("count", "max", "min")
+    }
+)
+_FLOW_CONFIG = "optional flow state the simulator's flows do not have (issue 20): {}"
+NEVER_FILLED.update(
+    {
+        "flows.currentOperation": _FLOW_CONFIG.format("no operation running"),
+        "flow_outcomes.currentOperation": _FLOW_CONFIG.format("no operation running"),
+        "flows.debugVersion": _FLOW_CONFIG.format("no debug version"),
+        "flows.savedVersion": _FLOW_CONFIG.format("no unpublished saved version"),
+        "flows.inputSchema": _FLOW_CONFIG.format("no flow inputs"),
+        "flows.outputSchema": _FLOW_CONFIG.format("no flow outputs"),
+        "flows.lockedClient": _FLOW_CONFIG.format("no flow is locked"),
+        "flows.lockedUser": _FLOW_CONFIG.format("no flow is locked"),
+        "flows.nluInfo": _FLOW_CONFIG.format("no bot flows with NLU"),
+        "flows.publishedBy": _FLOW_CONFIG.format("no publishing user"),
+        "flows.virtualAgentEnabled": _FLOW_CONFIG.format("no virtual agents"),
+    }
+)
 
 
 def _select_every_stream() -> dict:

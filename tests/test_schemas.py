@@ -64,7 +64,10 @@ def test_key_fields_present_and_non_null(stream: str):
 
 
 #: Columns outside the key that the tap itself always fills (the API never leaves them out).
-ALWAYS_WRITTEN = {"conversation_aggregates": {"interval_end"}}
+ALWAYS_WRITTEN = {
+    f"{subject}_aggregates": {"interval_end"}
+    for subject in ("conversation", "user", "flow", "evaluation", "survey")
+}
 
 
 @pytest.mark.parametrize("stream", sorted(KEY_FIELDS))

@@ -1,12 +1,8 @@
-"""The Quality family: evaluation and survey aggregates, evaluations and surveys by id, forms.
+"""The Quality family: evaluations and surveys by id, published forms.
 
-Routes (the real API's paths and rules, as far as they are documented):
+Routes (the real API's paths and rules, as far as they are documented); the evaluation and
+survey aggregates queries are served with the other subjects (``api.aggregates``):
 
-* ``POST /api/v2/analytics/evaluations/aggregates/query`` and ``.../surveys/aggregates/query``:
-  ``interval`` and ``metrics`` required, ``groupBy`` and ``alternateTimeDimension`` from the
-  documented lists, no paging. With ``eventTime`` an item counts in the interval of each of
-  its events, so grouping by its id lists the items that changed in the interval.
-  The evaluation default time dimension is ``evaluationCreatedDate``.
 * ``GET /api/v2/quality/conversations/{cid}/evaluations/{eid}``: 404 once deleted.
 * ``GET /api/v2/quality/surveys/{id}``.
 * ``GET /api/v2/quality/publishedforms/evaluations`` and ``.../surveys``: paged (``pageSize``
@@ -18,54 +14,17 @@ The fault switch ``quality_forbidden`` answers every route with 403 missing.perm
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from typing import Any
 
 from .. import quality, quality_forms
 from ..dataset import Dataset
-from ..timeutil import iso, parse_interval
 from .core import Core
 from .errors import ApiError
 from .routes import Exchange, RouteTable
 
 Json = dict[str, Any]
 
-EVALUATION_GROUPS: dict[str, Callable[[Json], Any]] = {
-    "evaluationId": lambda e: e["id"],
-    "conversationId": lambda e: e["conversation"]["id"],
-    "userId": lambda e: e["agent"]["id"],
-    "queueId": lambda e: e["queue"]["id"],
-    "formId": lambda e: e["evaluationForm"]["id"],
-    "contextId": lambda e: e["evaluationForm"]["contextId"],
-    "evaluatorId": lambda e: (e.get("evaluator") or {}).get("id"),
-}
-EVALUATION_METRICS = {"nEvaluations", "nEvaluationsDeleted", "nEvaluationsRescored"}
-EVALUATION_TIME = {
-    "conversationStart",
-    "evaluationCreatedDate",
-    "evaluationReleaseDate",
-    "eventTime",
-}
-SURVEY_GROUPS: dict[str, Callable[[Json], Any]] = {
-    "surveyId": lambda s: s["id"],
-    "conversationId": lambda s: s["conversation"]["id"],
-    "userId": lambda s: (s.get("agent") or {}).get("id"),
-    "queueId": lambda s: s["queue"]["id"],
-    "surveyFormId": lambda s: s["surveyForm"]["id"],
-    "surveyFormContextId": lambda s: s["surveyForm"]["contextId"],
-    "surveyStatus": lambda s: s["status"],
-    "surveyType": lambda s: s["surveyType"],
-}
-#: Which survey event each count metric counts.
-SURVEY_METRICS = {
-    "nSurveysSent": "Sent",
-    "nSurveysStarted": "InProgress",
-    "nSurveyResponses": "Finished",
-    "nSurveysAbandoned": "OptOut",
-    "nSurveyErrors": "Error",
-    "nSurveysExpired": "Expired",
-}
-SURVEY_TIME = {"eventTime", "surveyCreatedDate"}
 MAX_FORMS_PAGE_SIZE = 100
 
 
@@ -78,20 +37,8 @@ class Quality:
         self.dataset = dataset
 
     def register(self, routes: RouteTable) -> None:
-        """The aggregates, by-id and published-forms routes."""
+        """The by-id and published-forms routes."""
         add = routes.add
-        add(
-            "POST",
-            r"/api/v2/analytics/evaluations/aggregates/query",
-            "evaluation_aggregates",
-            self._guard(lambda ex: ex.send_json(200, self.evaluation_aggregates(ex.json_body()))),
-        )
-        add(
-            "POST",
-            r"/api/v2/analytics/surveys/aggregates/query",
-            "survey_aggregates",
-            self._guard(lambda ex: ex.send_json(200, self.survey_aggregates(ex.json_body()))),
-        )
         add(
             "GET",
             r"/api/v2/quality/conversations/([^/]+)/evaluations/([^/]+)",
@@ -123,105 +70,6 @@ class Quality:
             route(ex)
 
         return guarded
-
-    # ------------------------------------------------------------------ aggregates
-    def evaluation_aggregates(self, body: object) -> Json:
-        """Counts per group of the evaluations, each in the interval of its time dimension."""
-        start, end, groups, metrics, time = self._aggregate_body(
-            body, EVALUATION_GROUPS, EVALUATION_METRICS, EVALUATION_TIME, "evaluationCreatedDate"
-        )
-        counts: dict[tuple[Any, ...], dict[str, int]] = {}
-        now = self.core.now_ms
-        for item in self._evaluations(start, end):
-            record = quality.evaluation_at(item, now)
-            if record is None:
-                continue
-            happened = item.events_until(now)
-            times = {
-                "eventTime": [e.t for e in happened],
-                "evaluationCreatedDate": [happened[0].t],
-                "conversationStart": [item.conversation_start],
-                "evaluationReleaseDate": [e.t for e in happened if e.kind == "release"],
-            }[time]
-            hits = [t for t in times if start <= t < end]
-            if not hits:
-                continue
-            key = tuple(EVALUATION_GROUPS[g](record) for g in groups)
-            row = counts.setdefault(key, dict.fromkeys(metrics, 0))
-            in_range = (
-                [e for e in happened if start <= e.t < end] if time == "eventTime" else happened
-            )
-            for metric in metrics:
-                if metric == "nEvaluations":
-                    row[metric] += len(hits)
-                elif metric == "nEvaluationsDeleted":
-                    row[metric] += sum(e.kind == "delete" for e in in_range)
-                else:
-                    row[metric] += sum(e.kind == "rescore" for e in in_range)
-        return _results(groups, counts, start, end)
-
-    def survey_aggregates(self, body: object) -> Json:
-        """Counts per group of survey events (eventTime) or surveys (surveyCreatedDate)."""
-        start, end, groups, metrics, time = self._aggregate_body(
-            body, SURVEY_GROUPS, set(SURVEY_METRICS), SURVEY_TIME, "eventTime"
-        )
-        counts: dict[tuple[Any, ...], dict[str, int]] = {}
-        now = self.core.now_ms
-        for item in self._surveys(start, end):
-            record = quality.survey_at(item, now)
-            if record is None:
-                continue
-            happened = item.events_until(now)
-            events = happened if time == "eventTime" else happened[:1]
-            if not any(start <= e.t < end for e in events):
-                continue
-            key = tuple(SURVEY_GROUPS[g](record) for g in groups)
-            row = counts.setdefault(key, dict.fromkeys(metrics, 0))
-            counted = (
-                [e for e in happened if start <= e.t < end] if time == "eventTime" else happened
-            )
-            for metric in metrics:
-                row[metric] += sum(e.kind == SURVEY_METRICS[metric] for e in counted)
-        return _results(groups, counts, start, end)
-
-    @staticmethod
-    def _aggregate_body(
-        body: object,
-        group_names: dict[str, Any],
-        metric_names: set[str],
-        times: set[str],
-        default_time: str,
-    ) -> tuple[int, int, list[str], list[str], str]:
-        if not isinstance(body, dict):
-            raise ApiError(400, "The request body must be a JSON object.")
-        if "interval" not in body:
-            raise ApiError(400, "interval is required.")
-        try:
-            start, end = parse_interval(body["interval"])
-        except ValueError as exc:
-            raise ApiError(400, str(exc)) from exc
-        metrics = body.get("metrics")
-        if not isinstance(metrics, list) or not metrics:
-            raise ApiError(400, "metrics is required.")
-        unknown = [m for m in metrics if m not in metric_names]
-        groups = body.get("groupBy") or []
-        unknown += [g for g in groups if g not in group_names]
-        time = body.get("alternateTimeDimension") or default_time
-        if time not in times:
-            unknown.append(time)
-        if body.get("granularity"):
-            raise ApiError(400, "The simulator serves whole-interval aggregates only.")
-        if unknown:
-            raise ApiError(400, f"Unsupported value(s): {', '.join(map(str, unknown))}.")
-        return start, end, list(groups), list(metrics), time
-
-    def _evaluations(self, start: int, end: int) -> Iterator[quality.Item]:
-        for p in self.dataset.quality_items(start, end):
-            yield from p.evaluations
-
-    def _surveys(self, start: int, end: int) -> Iterator[quality.Item]:
-        for p in self.dataset.quality_items(start, end):
-            yield from p.surveys
 
     # ------------------------------------------------------------------ by id
     def _plan_of(self, conversation_id: str) -> quality.Plan | None:
@@ -286,25 +134,6 @@ class Quality:
         if number < count:
             listing["nextUri"] = f"/api/v2/quality/publishedforms/{kind}?pageNumber={number + 1}"
         return listing
-
-
-def _results(
-    groups: list[str], counts: dict[tuple[Any, ...], dict[str, int]], start: int, end: int
-) -> Json:
-    interval = f"{iso(start)}/{iso(end)}"
-    results = [
-        {
-            "group": {g: v for g, v in zip(groups, key, strict=True) if v is not None},
-            "data": [
-                {
-                    "interval": interval,
-                    "metrics": [{"metric": m, "stats": {"count": n}} for m, n in row.items() if n],
-                }
-            ],
-        }
-        for key, row in counts.items()
-    ]
-    return {"results": results} if results else {}
 
 
 def _compact(value: Any) -> Any:

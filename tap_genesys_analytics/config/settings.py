@@ -10,11 +10,17 @@ import dataclasses
 import datetime as dt
 import ipaddress
 import math
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any, NamedTuple, TypeVar
 from urllib.parse import urlsplit
 
-from tap_genesys_analytics.config.aggregates import AggregateQuery, parse_aggregates
+from tap_genesys_analytics.config.aggregates import (
+    DEFAULT_GRANULARITY,
+    AggregateQuery,
+    check_granularity,
+    check_time_zone,
+    parse_aggregates,
+)
 
 UTC = dt.timezone.utc
 _N = TypeVar("_N", int, float)
@@ -61,6 +67,9 @@ DEFAULTS: dict[str, Any] = {
     "query_page_size": 100,
     "max_open_conversations": 1000,
     "open_conversations_per_request": 50,
+    "user_aggregates_batch_size": 100,
+    "aggregates_granularity": DEFAULT_GRANULARITY,
+    "aggregates_time_zone": "UTC",
 }
 
 
@@ -91,6 +100,7 @@ BOUNDS: dict[str, Bounds] = {
     "max_open_conversations": Bounds(0, 100_000),
     "open_conversations_per_request": Bounds(1, 100),
     "max_jobs_in_flight": Bounds(1, 20),
+    "user_aggregates_batch_size": Bounds(1, 100),
 }
 
 
@@ -128,6 +138,9 @@ class Settings:
     max_open_conversations: int
     open_conversations_per_request: int
     aggregates: tuple[AggregateQuery, ...]
+    user_aggregates_batch_size: int
+    aggregates_granularity: str
+    aggregates_time_zone: str
 
     @property
     def has_filters(self) -> bool:
@@ -191,6 +204,9 @@ class Settings:
             max_open_conversations=get.integer("max_open_conversations"),
             open_conversations_per_request=get.integer("open_conversations_per_request"),
             aggregates=get.aggregates("aggregates"),
+            user_aggregates_batch_size=get.integer("user_aggregates_batch_size"),
+            aggregates_granularity=get.checked("aggregates_granularity", check_granularity),
+            aggregates_time_zone=get.checked("aggregates_time_zone", check_time_zone),
         )
 
 
@@ -254,6 +270,15 @@ class _Getter:
                 '{"type": "and", "predicates": [{"dimension": "mediaType", "value": "voice"}]}.'
             )
             raise ConfigError(msg)
+        return value
+
+    def checked(self, name: str, check: Callable[[str, str], None]) -> str:
+        """A text setting that ``check(name, value)`` accepts (it raises ``ValueError``)."""
+        value = self.text(name)
+        try:
+            check(name, value)
+        except ValueError as exc:
+            raise ConfigError(f"{exc}.") from None
         return value
 
     def aggregates(self, name: str) -> tuple[AggregateQuery, ...]:

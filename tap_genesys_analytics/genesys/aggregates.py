@@ -1,26 +1,31 @@
-"""Conversation aggregate queries (§3 of the fact sheet): windows, bodies, flat rows.
+"""Aggregate queries of every subject (fact sheet §3, next-streams.md §1-§4): windows, bodies, rows.
 
 Each named query of the ``aggregates`` setting (an :class:`AggregateQuery` of
-``config.aggregates``) becomes ``ConversationAggregationQuery`` bodies over bounded windows,
-and each ``results[].data[].metrics[]`` entry becomes one row keyed by (query name, group,
-interval start, metric, qualifier). Nothing here imports the Singer SDK.
+``config.aggregates``), or a built-in one, becomes ``<Subject>AggregationQuery`` bodies over
+bounded windows, and each ``results[].data[].metrics[]`` entry becomes one row keyed by (query
+name, group, interval start, metric, qualifier). Every subject shares the body, the windows and
+the rows; users add batches of ``userId`` predicates and the presence mapping. Nothing here
+imports the Singer SDK.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import json
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from typing import Any
 
-from tap_genesys_analytics.config.aggregates import AggregateQuery
+from tap_genesys_analytics.config.aggregates import (
+    MAX_USER_PREDICATES,
+    USER_METRICS,
+    AggregateQuery,
+)
 from tap_genesys_analytics.windows import DateWindow, iso, parse_iso
 
 Record = dict[str, Any]
 UTC = dt.timezone.utc
 DAY = dt.timedelta(days=1)
 
-AGGREGATES_PATH = "/api/v2/analytics/conversations/aggregates/query"
 #: The API's maximum interval per aggregate query is not documented (fact sheet §3); 7 days
 #: matches the details query's unfiltered limit and keeps every request bounded.
 MAX_WINDOW_DAYS = 7
@@ -45,13 +50,69 @@ STATS = (
 )
 
 
+#: The longest local day (the one that leaves daylight saving time): the bucket count of a window
+#: is planned for days this long, so a window over a DST change stays under :data:`MAX_BUCKETS`.
+LONGEST_DAY = DAY + dt.timedelta(hours=1)
+
+
+def aggregates_path(subject: str) -> str:
+    """``POST /api/v2/analytics/{subject}/aggregates/query``: the synchronous query.
+
+    The jobs variants are preview APIs, "subject to breaking changes".
+    """
+    return f"/api/v2/analytics/{subject}/aggregates/query"
+
+
 def window_days(query: AggregateQuery) -> int:
     """Days per request: at most :data:`MAX_WINDOW_DAYS` and :data:`MAX_BUCKETS` buckets."""
-    return max(1, min(MAX_WINDOW_DAYS, (MAX_BUCKETS * query.step) // DAY))
+    return max(1, min(MAX_WINDOW_DAYS, (MAX_BUCKETS * query.step) // LONGEST_DAY))
+
+
+def builtin_queries(
+    subject: str, granularity: str, time_zone: str | None
+) -> tuple[AggregateQuery, ...]:
+    """The queries ``user_aggregates`` and ``flow_aggregates`` run when none of theirs is set.
+
+    Users: every status metric per user (what the UI's agent status views show). Flows: what a
+    containment report needs: outcomes per flow, milestones per flow, and flow totals (entries,
+    time in flow, exits and disconnects, so contained = exits and disconnects within the flow).
+    """
+
+    def query(name: str, group_by: Sequence[str], metrics: Sequence[str]) -> AggregateQuery:
+        return AggregateQuery(
+            name=name,
+            metrics=tuple(metrics),
+            group_by=tuple(group_by),
+            granularity=granularity,
+            time_zone=time_zone,
+            subject=subject,
+        )
+
+    if subject == "users":
+        return (query("user_status", ["userId"], USER_METRICS),)
+    if subject == "flows":
+        return (
+            query(
+                "flow_outcomes",
+                ["flowId", "flowOutcomeId", "flowOutcomeValue"],
+                ["nFlowOutcome", "nFlowOutcomeFailed", "tFlowOutcome"],
+            ),
+            query(
+                "flow_milestones",
+                ["flowId", "flowMilestoneId"],
+                ["nFlowMilestone", "oFlowMilestone"],
+            ),
+            query(
+                "flow_totals",
+                ["flowId", "flowType"],
+                ["nFlow", "tFlow", "tFlowExit", "tFlowDisconnect"],
+            ),
+        )
+    return ()
 
 
 def query_body(query: AggregateQuery, window: DateWindow) -> dict[str, Any]:
-    """A ``ConversationAggregationQuery`` with only fields the API defines."""
+    """A ``<Subject>AggregationQuery`` with only fields the API defines."""
     body: dict[str, Any] = {
         "interval": window.interval,
         "granularity": query.granularity,
@@ -62,7 +123,49 @@ def query_body(query: AggregateQuery, window: DateWindow) -> dict[str, Any]:
         body["filter"] = dict(query.filter)
     if query.time_zone:
         body["timeZone"] = query.time_zone
+    if query.alternate_time_dimension:
+        body["alternateTimeDimension"] = query.alternate_time_dimension
     return body
+
+
+def user_batches(user_ids: Sequence[str], size: int) -> list[list[str]]:
+    """The users split into batches of at most ``size`` (and the API's 100) ids, in order."""
+    step = max(1, min(size, MAX_USER_PREDICATES))
+    return [list(user_ids[i : i + step]) for i in range(0, len(user_ids), step)]
+
+
+def user_filter(user_ids: Sequence[str]) -> dict[str, Any]:
+    """One ``userId`` predicate per user, any of which matches."""
+    return {
+        "type": "or",
+        "predicates": [{"dimension": "userId", "value": user_id} for user_id in user_ids],
+    }
+
+
+def presence_index(mappings: Mapping[str, Any] | None) -> dict[str, str]:
+    """``systemToOrganizationMappings`` turned around: organisation presence -> system presence."""
+    index: dict[str, str] = {}
+    for system, organization_ids in (mappings or {}).items():
+        for organization_id in organization_ids or ():
+            index[str(organization_id)] = str(system)
+    return index
+
+
+def user_rows(rows: Iterable[Record], presences: Mapping[str, str]) -> Iterator[Record]:
+    """User rows with ``user_id``, and ``system_presence`` on presence rows.
+
+    ``system_presence`` is the system presence of a ``tSystemPresence`` row (its qualifier) or
+    of the organisation presence of a ``tOrganizationPresence`` row (from the response's
+    ``systemToOrganizationMappings``), so an organisation's own presences roll up to the system
+    ones without another table.
+    """
+    for row in rows:
+        row["user_id"] = row["group"].get("userId")
+        if row["metric"] == "tSystemPresence":
+            row["system_presence"] = row["qualifier"] or None
+        elif row["metric"] == "tOrganizationPresence":
+            row["system_presence"] = presences.get(row["qualifier"])
+        yield row
 
 
 def local_midnight(value: dt.datetime, zone: dt.tzinfo) -> dt.datetime:

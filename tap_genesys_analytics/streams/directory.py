@@ -74,4 +74,10 @@ DIMENSION_STREAMS: list[type[DimensionStream]] = [
         page_size=None,
         filters=({"deactivated": "FALSE"}, {"deactivated": "TRUE"}),
     ),
+    # Deleted flows are listed only when asked (``deleted=true``), yet flow aggregates of past
+    # days still name them: read both listings, each flow once.
+    _dimension("flows", "/api/v2/flows", filters=({}, {"deleted": "true"})),
+    # Outcomes can be renamed, never deleted; milestones are the org's pool (<= 1000).
+    _dimension("flow_outcomes", "/api/v2/flows/outcomes"),
+    _dimension("flow_milestones", "/api/v2/flows/milestones"),
 ]
