@@ -14,13 +14,7 @@ from collections.abc import Callable, Mapping
 from typing import Any, NamedTuple, TypeVar
 from urllib.parse import urlsplit
 
-from tap_genesys_analytics.config.aggregates import (
-    DEFAULT_GRANULARITY,
-    AggregateQuery,
-    check_granularity,
-    check_time_zone,
-    parse_aggregates,
-)
+from tap_genesys_analytics.config import aggregates as agg
 
 UTC = dt.timezone.utc
 _N = TypeVar("_N", int, float)
@@ -68,7 +62,7 @@ DEFAULTS: dict[str, Any] = {
     "max_open_conversations": 1000,
     "open_conversations_per_request": 50,
     "user_aggregates_batch_size": 100,
-    "aggregates_granularity": DEFAULT_GRANULARITY,
+    "aggregates_granularity": agg.DEFAULT_GRANULARITY,
     "aggregates_time_zone": "UTC",
 }
 
@@ -137,7 +131,7 @@ class Settings:
     query_page_size: int
     max_open_conversations: int
     open_conversations_per_request: int
-    aggregates: tuple[AggregateQuery, ...]
+    aggregates: tuple[agg.AggregateQuery, ...]
     user_aggregates_batch_size: int
     aggregates_granularity: str
     aggregates_time_zone: str
@@ -205,8 +199,8 @@ class Settings:
             open_conversations_per_request=get.integer("open_conversations_per_request"),
             aggregates=get.aggregates("aggregates"),
             user_aggregates_batch_size=get.integer("user_aggregates_batch_size"),
-            aggregates_granularity=get.checked("aggregates_granularity", check_granularity),
-            aggregates_time_zone=get.checked("aggregates_time_zone", check_time_zone),
+            aggregates_granularity=get.checked("aggregates_granularity", agg.check_granularity),
+            aggregates_time_zone=get.checked("aggregates_time_zone", agg.check_time_zone),
         )
 
 
@@ -281,10 +275,10 @@ class _Getter:
             raise ConfigError(f"{exc}.") from None
         return value
 
-    def aggregates(self, name: str) -> tuple[AggregateQuery, ...]:
+    def aggregates(self, name: str) -> tuple[agg.AggregateQuery, ...]:
         """The named aggregate queries, validated once at start-up like every setting."""
         try:
-            return parse_aggregates(self._config.get(name))
+            return agg.parse_aggregates(self._config.get(name))
         except ValueError as exc:
             raise ConfigError(f"{exc}.") from None
 
