@@ -4,8 +4,9 @@ Each loader runs as ``meltano.yml`` configures it (only the destination and, for
 size are overridden), with every stream selected. Then each table's key columns are read back and
 compared, row for row, with what the simulator holds: the conversations that started in the window
 and their participants, sessions, segments and metrics; the users details of each grid cell and
-their presence and routing-status intervals; the aggregate rows of two named queries; every entity
-of the seven listings.
+their presence and routing-status intervals; the aggregate rows of two named conversation
+queries, one query of every other subject and the built-in flow queries; every entity of the ten
+listings.
 
 DuckDB runs with small batches (``BATCH``), so many batches start on a row that DuckDB's CSV
 sniffer may take for a header. On 86a853e (``meltano.yml`` ran target-duckdb 0.8.0 itself) the
@@ -34,8 +35,15 @@ import pytest
 
 from genesys_simulator import Simulator
 from genesys_simulator import quality as quality_model
+from genesys_simulator.directory import entities as entities_of
+from genesys_simulator.flow_aggregates import flow_aggregate
+from genesys_simulator.quality_aggregates import evaluation_aggregate, survey_aggregate
+from genesys_simulator.user_aggregates import user_aggregate
+from tap_genesys_analytics.config.aggregates import parse_aggregates
 from tap_genesys_analytics.genesys import child_rows, quality, users
+from tap_genesys_analytics.genesys.aggregates import builtin_queries
 from tap_genesys_analytics.tap import TapGenesysAnalytics
+from tap_genesys_analytics.windows import DateWindow
 from tests.support import (
     POSTGRES_PYTHON,
     ROOT,
@@ -47,6 +55,7 @@ from tests.support import (
     start_sim,
     truth,
 )
+from tests.test_aggregate_subjects import _truth as subject_truth
 from tests.test_aggregates import QUERIES, aggregate_truth
 from tests.test_dimensions import DIMENSIONS
 from tests.test_dimensions import _truth as dimension_truth
@@ -124,6 +133,9 @@ def expected_keys(sim: Simulator) -> dict[str, collections.Counter[Key]]:
     rows["user_presence"] = [r for d in details for r in users.presence_rows(d)]
     rows["user_routing_status"] = [r for d in details for r in users.routing_status_rows(d)]
     rows["conversation_aggregates"] = list(aggregate_truth(sim, START, END).values())
+    rows.update(other_aggregates_truth(sim))
+    for stream in ("flows", "flow_outcomes", "flow_milestones"):
+        rows[stream] = entities_of(ds.pools, stream)
     for stream in DIMENSIONS:
         rows[stream] = dimension_truth(sim, stream)
     rows.update(quality_truth(sim, conversations))
@@ -131,6 +143,63 @@ def expected_keys(sim: Simulator) -> dict[str, collections.Counter[Key]]:
     # Each key once: a status spanning two grid cells is served whole to both cells' jobs, and
     # a loaded table holds it once (the tap writes each key once per run).
     return {stream: collections.Counter(set(_keys(stream, r))) for stream, r in rows.items()}
+
+
+def aggregate_queries(sim: Simulator) -> list[dict[str, Any]]:
+    """The conversation queries of ``test_aggregates`` and one daily query per other subject.
+
+    The users query names ten users: the loaders are under test here, not the batching, and
+    every user of the pool would make thousands of rows that only slow the loaders down.
+    """
+    some_users = [user["id"] for user in sim.dataset.pools.users[:10]]
+    return [
+        *QUERIES,
+        {
+            "name": "agent_status",
+            "subject": "users",
+            "group_by": ["userId"],
+            "metrics": ["tSystemPresence", "tOrganizationPresence", "tAgentRoutingStatus"],
+            "granularity": "P1D",
+            "filter": {
+                "type": "or",
+                "predicates": [{"dimension": "userId", "value": u} for u in some_users],
+            },
+        },
+        {
+            "name": "qa_daily",
+            "subject": "evaluations",
+            "group_by": ["userId"],
+            "metrics": ["nEvaluations", "oTotalScore"],
+            "granularity": "P1D",
+        },
+        {
+            "name": "nps_daily",
+            "subject": "surveys",
+            "group_by": ["queueId"],
+            "metrics": ["nSurveyNpsResponses", "oSurveyTotalScore"],
+            "granularity": "P1D",
+        },
+    ]
+
+
+def other_aggregates_truth(sim: Simulator) -> dict[str, list[dict[str, Any]]]:
+    """Users, evaluations and surveys queries and the built-in flow queries, whole range at once."""
+    window = DateWindow(
+        dt.datetime.fromisoformat(START).replace(tzinfo=UTC),
+        dt.datetime.fromisoformat(END).replace(tzinfo=UTC),
+    )
+    queries = parse_aggregates(aggregate_queries(sim))
+    rows: dict[str, list[dict[str, Any]]] = {}
+    for stream, subject, compute in (
+        ("user_aggregates", "users", user_aggregate),
+        ("evaluation_aggregates", "evaluations", evaluation_aggregate),
+        ("survey_aggregates", "surveys", survey_aggregate),
+    ):
+        mine = tuple(q for q in queries if q.subject == subject)
+        rows[stream] = list(subject_truth(sim, compute, mine, window).values())
+    flows = builtin_queries("flows", "P1D", "UTC")
+    rows["flow_aggregates"] = list(subject_truth(sim, flow_aggregate, flows, window).values())
+    return rows
 
 
 def quality_truth(
@@ -186,7 +255,8 @@ def quality_truth(
 def _env(sim: Simulator, tmp: Path, **extra: str) -> dict[str, str]:
     """Every stream selected, with the aggregates queries, unless ``extra`` says otherwise."""
     every_stream = {
-        "TAP_GENESYS_ANALYTICS_AGGREGATES": json.dumps(QUERIES),
+        "TAP_GENESYS_ANALYTICS_AGGREGATES": json.dumps(aggregate_queries(sim)),
+        "TAP_GENESYS_ANALYTICS_AGGREGATES_GRANULARITY": "P1D",
         "TAP_GENESYS_ANALYTICS__SELECT": json.dumps([f"{stream}.*" for stream in KEYS]),
     }
     return meltano_env(sim, tmp, f"{START}T00:00:00Z", f"{END}T00:00:00Z", **(every_stream | extra))

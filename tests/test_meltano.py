@@ -176,8 +176,11 @@ def test_the_readme_shows_a_select_line_with_its_permission_for_every_other_stre
     streams = {stream.name for stream in tap.discover_streams()}
     assert set(lines) == streams - {"conversation_details"}
     for stream, permission in lines.items():
-        if stream == "conversation_aggregates":
-            assert permission.startswith("analytics:conversationAggregate:view"), stream
+        if stream.endswith("_aggregates"):
+            subject = stream.removesuffix("_aggregates")
+            assert permission.startswith(f"analytics:{subject}Aggregate:view"), stream
+        elif stream.startswith("flow"):
+            assert permission.startswith("architect:flow"), stream
         elif stream.startswith("conversation_"):
             assert permission == "analytics:conversationDetail:view", stream
         elif stream.startswith("user_"):
