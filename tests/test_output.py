@@ -17,14 +17,21 @@ import jsonschema
 from tests.selection import catalog_selecting
 from tests.support import run_tap, sim_config
 
-AGGREGATES = [{"name": "by_queue", "group_by": ["queueId"], "metrics": ["nOffered", "tHandle"]}]
+#: A query of each subject without built-in queries, so that every stream writes records.
+AGGREGATES = [
+    {"name": "by_queue", "group_by": ["queueId"], "metrics": ["nOffered", "tHandle"]},
+    {"name": "qa", "subject": "evaluations", "group_by": ["userId"], "metrics": ["nEvaluations"]},
+    {"name": "nps", "subject": "surveys", "group_by": ["queueId"], "metrics": ["nSurveyResponses"]},
+]
 
 
 def test_every_record_of_every_stream_fits_the_schema_the_tap_sent(
     tmp_path: Path, make_sim
 ) -> None:
     sim = make_sim(conversations=400, days=10)
-    config = sim_config(sim, end_date="2024-01-08T00:00:00Z", aggregates=AGGREGATES)
+    config = sim_config(
+        sim, end_date="2024-01-08T00:00:00Z", aggregates=AGGREGATES, aggregates_granularity="P1D"
+    )
     discovered = json.loads(
         catalog_selecting(tmp_path, config, ["conversation_details"]).read_text()
     )
