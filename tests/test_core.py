@@ -207,55 +207,6 @@ NEVER_FILLED: dict[str, str] = {
         "simulator gap (issue 18): the API fills it when a form has critical questions; not "
         "modelled yet"
     ),
-    "queues.acwSettings": (
-        "optional queue configuration; the directory simulator lists none of it yet (issue 18)"
-    ),
-    "queues.agentOwnedRouting": (
-        "optional queue configuration; the directory simulator lists none of it yet (issue 18)"
-    ),
-    "queues.bullseye": (
-        "optional queue configuration; the directory simulator lists none of it yet (issue 18)"
-    ),
-    "queues.cannedResponseLibraries": (
-        "optional queue configuration; the directory simulator lists none of it yet (issue 18)"
-    ),
-    "queues.conditionalGroupActivation": (
-        "optional queue configuration; the directory simulator lists none of it yet (issue 18)"
-    ),
-    "queues.conditionalGroupRouting": (
-        "optional queue configuration; the directory simulator lists none of it yet (issue 18)"
-    ),
-    "queues.defaultScripts": (
-        "optional queue configuration; the directory simulator lists none of it yet (issue 18)"
-    ),
-    "queues.directRouting": (
-        "optional queue configuration; the directory simulator lists none of it yet (issue 18)"
-    ),
-    "queues.emailInQueueFlow": (
-        "optional queue configuration; the directory simulator lists none of it yet (issue 18)"
-    ),
-    "queues.messageInQueueFlow": (
-        "optional queue configuration; the directory simulator lists none of it yet (issue 18)"
-    ),
-    "queues.onHoldPrompt": (
-        "optional queue configuration; the directory simulator lists none of it yet (issue 18)"
-    ),
-    "queues.outboundEmailAddress": (
-        "optional queue configuration; the directory simulator lists none of it yet (issue 18)"
-    ),
-    "queues.outboundMessagingAddresses": (
-        "optional queue configuration; the directory simulator lists none of it yet (issue 18)"
-    ),
-    "queues.queueFlow": (
-        "optional queue configuration; the directory simulator lists none of it yet (issue 18)"
-    ),
-    "queues.whisperPrompt": (
-        "optional queue configuration; the directory simulator lists none of it yet (issue 18)"
-    ),
-    "skills.division": (
-        "simulator gap (issue 18): the API fills it when skills carry their division; not "
-        "modelled yet"
-    ),
     "survey_question_scores.version": (
         "simulator gap (issue 18): the API fills it when a survey question score is returned; "
         "not modelled yet"
@@ -271,9 +222,6 @@ NEVER_FILLED: dict[str, str] = {
     "users.dateLastLogin": (
         "returned only with expand=dateLastLogin, which the tap does not ask for"
     ),
-    "users.dateWelcomeSent": (
-        "simulator gap (issue 18): the API fills it when a welcome mail was sent; not modelled yet"
-    ),
     "users.employerInfo": "returned only with expand=employerInfo, which the tap does not ask for",
     "users.geolocation": "returned only with expand=geolocation, which the tap does not ask for",
     "users.integrationPresence": (
@@ -281,9 +229,6 @@ NEVER_FILLED: dict[str, str] = {
     ),
     "users.lastTokenIssued": (
         "returned only with expand=lastTokenIssued, which the tap does not ask for"
-    ),
-    "users.manager": (
-        "simulator gap (issue 18): the API fills it when a user has a manager; not modelled yet"
     ),
     "users.outOfOffice": "returned only with expand=outOfOffice, which the tap does not ask for",
     "users.presence": "returned only with expand=presence, which the tap does not ask for",
