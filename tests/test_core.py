@@ -81,10 +81,6 @@ NEVER_FILLED: dict[str, str] = {
         "simulator gap (issue 18): the API fills it when a conversation ends in self-service "
         "(bot/IVR only); not modelled yet"
     ),
-    "conversation_evaluations.assigneeApplicable": (
-        "simulator gap (issue 18): the API fills it when an evaluation has an assignee; not "
-        "modelled yet"
-    ),
     "conversation_participants.screenRecording": (
         "simulator gap (issue 18): the API fills it when a screen recording ran; not modelled yet"
     ),
@@ -151,62 +147,6 @@ NEVER_FILLED: dict[str, str] = {
     ),
     "conversation_sessions.timeoutSeconds": "outbound campaign calls only; the dataset has none",
     "divisions.objectCounts": "returned only with objectCount=true, which the tap does not ask for",
-    "evaluation_question_group_scores.maxTotalCriticalScore": (
-        "simulator gap (issue 18): the API fills it when a form has critical questions; not "
-        "modelled yet"
-    ),
-    "evaluation_question_group_scores.maxTotalCriticalScoreUnweighted": (
-        "simulator gap (issue 18): the API fills it when a form has critical questions; not "
-        "modelled yet"
-    ),
-    "evaluation_question_group_scores.maxTotalNonCriticalScore": (
-        "simulator gap (issue 18): the API fills it when a form has critical questions; not "
-        "modelled yet"
-    ),
-    "evaluation_question_group_scores.maxTotalNonCriticalScoreUnweighted": (
-        "simulator gap (issue 18): the API fills it when a form has critical questions; not "
-        "modelled yet"
-    ),
-    "evaluation_question_group_scores.maxTotalScoreUnweighted": (
-        "simulator gap (issue 18): the API fills it when group scores are returned; not "
-        "modelled yet"
-    ),
-    "evaluation_question_group_scores.systemMarkedNA": (
-        "simulator gap (issue 18): the API fills it when the system marks a group not "
-        "applicable; not modelled yet"
-    ),
-    "evaluation_question_group_scores.totalCriticalScore": (
-        "simulator gap (issue 18): the API fills it when a form has critical questions; not "
-        "modelled yet"
-    ),
-    "evaluation_question_group_scores.totalCriticalScoreUnweighted": (
-        "simulator gap (issue 18): the API fills it when a form has critical questions; not "
-        "modelled yet"
-    ),
-    "evaluation_question_group_scores.totalNonCriticalScore": (
-        "simulator gap (issue 18): the API fills it when a form has critical questions; not "
-        "modelled yet"
-    ),
-    "evaluation_question_group_scores.totalNonCriticalScoreUnweighted": (
-        "simulator gap (issue 18): the API fills it when a form has critical questions; not "
-        "modelled yet"
-    ),
-    "evaluation_question_group_scores.totalScoreUnweighted": (
-        "simulator gap (issue 18): the API fills it when group scores are returned; not "
-        "modelled yet"
-    ),
-    "evaluations.agentHasRead": (
-        "simulator gap (issue 18): the API fills it when an agent reads a released evaluation; "
-        "not modelled yet"
-    ),
-    "evaluations.assignedDate": (
-        "simulator gap (issue 18): the API fills it when an evaluation is assigned; not "
-        "modelled yet"
-    ),
-    "evaluations.totalNonCriticalScore": (
-        "simulator gap (issue 18): the API fills it when a form has critical questions; not "
-        "modelled yet"
-    ),
     "survey_question_scores.version": (
         "simulator gap (issue 18): the API fills it when a survey question score is returned; "
         "not modelled yet"
