@@ -9,6 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from .channel_flags import agent_owned_queue, callback_fields
 from .directory import SHORT_ABANDON_MS, service_level_ms
 from .flows import catalogue
 from .pools import Pools
@@ -105,6 +106,9 @@ class Scene:
                                 "agentGroupType": "Group",
                             }
                         ],
+                        **callback_fields(
+                            media, ids, entry, agent_owned_queue(self.pools.queues, q)
+                        ),
                     },
                     [
                         seg(

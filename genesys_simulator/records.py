@@ -11,6 +11,7 @@ import random
 from collections.abc import Callable
 from typing import Any
 
+from .channel_flags import MESSAGING_INACTIVITY_MS, messaging_customer_fields
 from .directory import SHORT_ABANDON_MS, TIMEOUT_WRAPUP
 from .outcomes import Scene
 from .pools import Pools
@@ -188,6 +189,7 @@ def build_record(  # noqa: PLR0915
         cust_base["protocolCallId"] = ids[13]
     if endpoint_stats:
         cust_base["mediaEndpointStats"] = endpoint_stats
+    cust_base.update(messaging_customer_fields(media, ids))
     participant(
         {"participantId": ids[0], "participantName": "Customer", "purpose": "customer"},
         [
@@ -347,6 +349,8 @@ def build_record(  # noqa: PLR0915
     conv: Json = {"conversationId": core.conversation_id, "conversationStart": iso(start)}
     if seen(end):
         conv["conversationEnd"] = iso(end)
+        if media == "message":
+            conv["inactivityTimeout"] = iso(end + MESSAGING_INACTIVITY_MS)
     conv["conversationInitiator"] = "agent" if outbound else "customer"
     conv["customerParticipation"] = True
     conv["divisionIds"] = [queue["divisionId"]]

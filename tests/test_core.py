@@ -70,10 +70,6 @@ NEVER_FILLED: dict[str, str] = {
         "simulator gap (issue 18): the API fills it when a conversation becomes a conference; "
         "not modelled yet"
     ),
-    "conversation_details.inactivityTimeout": (
-        "simulator gap (issue 18): the API fills it when a messaging conversation has an "
-        "inactivity timeout; not modelled yet"
-    ),
     "conversation_details.originatingSocialMediaPublic": (
         "social media conversations only; the dataset has none"
     ),
@@ -100,23 +96,8 @@ NEVER_FILLED: dict[str, str] = {
     "conversation_sessions.agentBullseyeRing": (
         "simulator gap (issue 18): the API fills it when bullseye routing is used; not modelled yet"
     ),
-    "conversation_sessions.agentOwned": (
-        "simulator gap (issue 18): the API fills it when agent-owned callbacks are used; not "
-        "modelled yet"
-    ),
-    "conversation_sessions.authenticated": (
-        "simulator gap (issue 18): the API fills it when a messaging customer authenticated; "
-        "not modelled yet"
-    ),
-    "conversation_sessions.callbackScheduledTime": (
-        "simulator gap (issue 18): the API fills it when a callback is scheduled; not modelled yet"
-    ),
     "conversation_sessions.cleared": (
         "simulator gap (issue 18): the API fills it when an interaction is cleared; not "
-        "modelled yet"
-    ),
-    "conversation_sessions.deliveryPushed": (
-        "simulator gap (issue 18): the API fills it when a message delivery was pushed; not "
         "modelled yet"
     ),
     "conversation_sessions.deliveryStatusChangeDate": (
@@ -129,9 +110,6 @@ NEVER_FILLED: dict[str, str] = {
     "conversation_sessions.detectedSpeechStart": "as detectedSpeechEnd",
     "conversation_sessions.journeyActionMapVersion": (
         "journey (predictive engagement) actions only; the dataset has none"
-    ),
-    "conversation_sessions.mediaCount": (
-        "simulator gap (issue 18): the API fills it when a message carries media; not modelled yet"
     ),
     "conversation_sessions.routingRing": (
         "simulator gap (issue 18): the API fills it when bullseye routing is used; not modelled yet"
