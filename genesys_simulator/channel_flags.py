@@ -3,7 +3,8 @@
 The Analytics API fills these only on the conversations they concern: a callback's acd session
 carries ``callbackScheduledTime`` when the customer picked a later time (and ``agentOwned`` when
 the queue lets agents own callbacks), a messaging customer's session says whether the customer
-authenticated, how many media items the messages carried and whether delivery was pushed.
+authenticated, how many media items the messages carried and whether delivery was pushed, and
+an agent whose screen a recording policy captured is marked ``screenRecording``.
 Every choice reads hex digits of ids the conversation already drew (``ids[8]``..``ids[11]``,
 unused elsewhere), so no random draw shifts and every other conversation stays as it was.
 """
@@ -50,3 +51,13 @@ def messaging_customer_fields(media: str, ids: list[str]) -> Json:
     if _digit(ids[10], 0) % 5 == 0:
         out["mediaCount"] = 1 + _digit(ids[10], 2) % 3
     return out
+
+
+def screen_recorded(session_id: str, segments: list[Json | None]) -> bool:
+    """Whether a screen recording ran for an agent: one connected session in five.
+
+    A recording policy captures the agent's screen from the moment the agent connects, so an
+    agent who was only alerted (or whose interact segment has not happened yet) has none.
+    """
+    connected = any(s is not None and s["segmentType"] == "interact" for s in segments)
+    return connected and _digit(session_id, 0) % 5 == 0

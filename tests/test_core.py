@@ -77,9 +77,6 @@ NEVER_FILLED: dict[str, str] = {
         "simulator gap (issue 18): the API fills it when a conversation ends in self-service "
         "(bot/IVR only); not modelled yet"
     ),
-    "conversation_participants.screenRecording": (
-        "simulator gap (issue 18): the API fills it when a screen recording ran; not modelled yet"
-    ),
     "conversation_segments.audioMuted": (
         "simulator gap (issue 18): the API fills it when a participant muted audio; not "
         "modelled yet"
