@@ -66,10 +66,6 @@ NEVER_FILLED: dict[str, str] = {
         "simulator does not invent one"
     ),
     "conversation_aggregates.p99": "percentiles: as p95",
-    "conversation_details.conferenceStart": (
-        "simulator gap (issue 18): the API fills it when a conversation becomes a conference; "
-        "not modelled yet"
-    ),
     "conversation_details.originatingSocialMediaPublic": (
         "social media conversations only; the dataset has none"
     ),
@@ -80,10 +76,6 @@ NEVER_FILLED: dict[str, str] = {
     "conversation_segments.audioMuted": (
         "simulator gap (issue 18): the API fills it when a participant muted audio; not "
         "modelled yet"
-    ),
-    "conversation_segments.conference": (
-        "simulator gap (issue 18): the API fills it when a segment is part of a conference; not"
-        " modelled yet"
     ),
     "conversation_segments.videoMuted": "video sessions only; the dataset has none",
     "conversation_sessions.acwSkipped": (
