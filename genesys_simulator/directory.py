@@ -13,6 +13,7 @@ from typing import Any
 from . import flows
 from .filters import FilterError
 from .pools import Pools
+from .queue_config import queue_config
 
 Json = dict[str, Any]
 
@@ -113,9 +114,10 @@ def _queues(pools: Pools) -> list[Json]:
             "enableTranscription": False,
             "suppressInQueueCallRecording": True,
             "mediaSettings": _media_settings(q),
+            **queue_config(pools, k),
             "selfUri": f"/api/v2/routing/queues/{q['id']}",
         }
-        for q in pools.queues
+        for k, q in enumerate(pools.queues)
     ]
 
 
@@ -130,10 +132,32 @@ def _users(pools: Pools) -> list[Json]:
             "username": u["email"],
             "version": 1,
             "acdAutoAnswer": False,
+            **_user_extras(pools, k),
             "selfUri": f"/api/v2/users/{u['id']}",
         }
         for k, u in enumerate(pools.users)
     ]
+
+
+#: Every tenth user leads the next nine; the leads report to user 1, who reports to nobody.
+TEAM_SIZE = 10
+
+
+def _user_extras(pools: Pools, k: int) -> Json:
+    """``manager`` (a user reference, as the API returns it) and ``dateWelcomeSent``.
+
+    Users provisioned through single sign-on (every seventh) never got a welcome mail, so
+    the API leaves ``dateWelcomeSent`` out for them.
+    """
+    out: Json = {}
+    lead = 1 + TEAM_SIZE * (k // TEAM_SIZE)
+    manager = 1 if k == lead else lead
+    if k != 1 and manager < len(pools.users):
+        manager_id = pools.users[manager]["id"]
+        out["manager"] = {"id": manager_id, "selfUri": f"/api/v2/users/{manager_id}"}
+    if k % 7 != 3:
+        out["dateWelcomeSent"] = f"2023-06-01T09:{k % 60:02d}:00.000Z"
+    return out
 
 
 def _wrapup_codes(pools: Pools) -> list[Json]:
@@ -171,6 +195,8 @@ def _skills(pools: Pools) -> list[Json]:
             "dateModified": CREATED,
             "state": "active",
             "version": "1",
+            # Skills are org-wide: the API reports them in the home division.
+            "division": _division(pools, pools.divisions[0]["id"]),
             "selfUri": f"/api/v2/routing/skills/{s['id']}",
         }
         for s in pools.skills

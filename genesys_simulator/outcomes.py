@@ -9,6 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from .channel_flags import agent_owned_queue, callback_fields, screen_recorded
 from .directory import SHORT_ABANDON_MS, service_level_ms
 from .flows import catalogue
 from .pools import Pools
@@ -105,6 +106,9 @@ class Scene:
                                 "agentGroupType": "Group",
                             }
                         ],
+                        **callback_fields(
+                            media, ids, entry, agent_owned_queue(self.pools.queues, q)
+                        ),
                     },
                     [
                         seg(
@@ -193,15 +197,15 @@ class Scene:
             base["recording"] = True
         if endpoint_stats:
             base["mediaEndpointStats"] = endpoint_stats
-        participant(
-            {
-                "participantId": pid,
-                "participantName": user["name"],
-                "purpose": "agent",
-                "userId": user["id"],
-            },
-            [session(base, segments, mets)],
-        )
+        agent: Json = {
+            "participantId": pid,
+            "participantName": user["name"],
+            "purpose": "agent",
+            "userId": user["id"],
+        }
+        if screen_recorded(sid, segments):
+            agent["screenRecording"] = True
+        participant(agent, [session(base, segments, mets)])
 
     def ivr_visit(
         self, flow: Json, t_ivr_end: int, abandoned: bool, lang: str, intent: str

@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from .quality_forms import EVAL_CONTEXTS, form_at, uid
+from .quality_scores import evaluation_answers
 from .timeutil import DAY_MS, iso
 
 Json = dict[str, Any]
@@ -160,56 +161,6 @@ def plan(
 
 
 # ----------------------------------------------------------------------------- items at a moment
-def _answers(item: Item, revision: int) -> Json:
-    """Scored answers to the item's form; ``revision`` changes them (an edit, a re-score)."""
-    rng = random.Random(f"{item.id}:{revision}")
-    groups = []
-    total_w = total = crit_n = crit_s = 0.0
-    failed_kill = False
-    for group in item.form["questionGroups"]:
-        scores = []
-        got = top = 0
-        for q in group["questions"]:
-            na = q["naEnabled"] and rng.random() < 0.1
-            option = q["answerOptions"][rng.randrange(3) if rng.random() < 0.5 else 0]
-            score = 0 if na else option["value"]
-            failed = q["isKill"] and not na and score == 0
-            failed_kill = failed_kill or failed
-            if not na:
-                got, top = got + score, top + 10
-                if q["isCritical"]:
-                    crit_n, crit_s = crit_n + 10, crit_s + score
-            row: Json = {
-                "questionId": q["id"],
-                "answerId": None if na else option["id"],
-                "score": score,
-                "markedNA": na,
-                "systemMarkedNA": False,
-                "failedKillQuestion": failed,
-            }
-            if rng.random() < 0.2:
-                row["comments"] = f"note {rng.randrange(1000)}"
-            scores.append(row)
-        group_score = round(100 * got / top, 2) if top else 0.0
-        total_w += group["weight"]
-        total += group["weight"] * group_score
-        groups.append(
-            {
-                "questionGroupId": group["id"],
-                "totalScore": group_score,
-                "maxTotalScore": 100.0,
-                "markedNA": False,
-                "questionScores": scores,
-            }
-        )
-    return {
-        "totalScore": round(total / total_w, 2) if total_w else 0.0,
-        "totalCriticalScore": round(100 * crit_s / crit_n, 2) if crit_n else 100.0,
-        "anyFailedKillQuestions": failed_kill,
-        "questionGroupScores": groups,
-    }
-
-
 def evaluation_at(item: Item, now_ms: int) -> Json | None:
     """The evaluation as it is at ``now_ms`` (None before it exists); ``deleted`` marks a delete."""
     happened = item.events_until(now_ms)
@@ -251,9 +202,16 @@ def evaluation_at(item: Item, now_ms: int) -> Json | None:
         "systemSubmitted": item.extra["systemSubmitted"],
         "evaluationSource": {"type": "AI" if item.extra["systemSubmitted"] else "Manual"},
         "deleted": deleted,
+        # A manual evaluation is assigned to its evaluator when created; an AI one has no
+        # assignee. Most agents open a released evaluation (four in five, by item id).
+        "assigneeApplicable": not item.extra["systemSubmitted"],
+        "agentHasRead": released is not None and int(item.id[:2], 16) % 5 != 0,
     }
+    if item.extra["evaluatorId"]:
+        record["assignee"] = {"id": item.extra["evaluatorId"]}
+        record["assignedDate"] = iso(created)
     if status != "INPROGRESS":
-        record["answers"] = _answers(item, revision)
+        record["answers"] = evaluation_answers(item.id, item.form, revision)
     return record
 
 
@@ -351,6 +309,7 @@ def detail_fields(p: Plan, now_ms: int) -> Json:
             "rescored": e["rescore"],
             "deleted": e["deleted"],
             "systemSubmitted": e["systemSubmitted"],
+            "assigneeApplicable": e["assigneeApplicable"],
         }
         if "answers" in e:
             # The Quality API's scores are decimals; the analytics models' o-fields are Longs.

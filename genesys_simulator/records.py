@@ -11,6 +11,8 @@ import random
 from collections.abc import Callable
 from typing import Any
 
+from .channel_flags import MESSAGING_INACTIVITY_MS, messaging_customer_fields
+from .conference import conference_start, external_party, split
 from .directory import SHORT_ABANDON_MS, TIMEOUT_WRAPUP
 from .outcomes import Scene
 from .pools import Pools
@@ -124,6 +126,8 @@ def build_record(  # noqa: PLR0915
     hold_start = t_alert_end + (t_talk_end - t_alert_end) // 3
     hold_end = hold_start + (t_talk_end - t_alert_end) // 6
     corrected_now = core.corrected and seen(start + CORRECTION_DELAY_MS)
+    plain_answer = not (outbound or abandoned or flow_out or to_queue or held)
+    conf = conference_start(ids, media == "voice" and plain_answer, (t_alert_end, t_talk_end))
 
     direction = "outbound" if outbound else "inbound"
     disconnect = "peer" if transferred else _DISCONNECTS[rng.randrange(2)]
@@ -188,12 +192,13 @@ def build_record(  # noqa: PLR0915
         cust_base["protocolCallId"] = ids[13]
     if endpoint_stats:
         cust_base["mediaEndpointStats"] = endpoint_stats
+    cust_base.update(messaging_customer_fields(media, ids))
     participant(
         {"participantId": ids[0], "participantName": "Customer", "purpose": "customer"},
         [
             session(
                 cust_base,
-                [seg(start, end, "interact", disconnectType=disconnect)],
+                split(seg, (start, end), "interact", conf, {"disconnectType": disconnect}),
                 [metric("nConnected", 1, start)],
             )
         ],
@@ -265,8 +270,15 @@ def build_record(  # noqa: PLR0915
             ]
         else:
             agent_segments = [seg(a_start, alert_end, "alert", queueId=queue["id"])]
-        agent_segments.append(
-            seg(alert_end, hold_start if held else a_talk_end, "interact", queueId=queue["id"])
+        agent_segments.extend(
+            split(
+                seg,
+                (alert_end, hold_start if held else a_talk_end),
+                "interact",
+                conf,
+                {},
+                queueId=queue["id"],
+            )
         )
         if held:
             agent_segments.append(seg(hold_start, hold_end, "hold", queueId=queue["id"]))
@@ -301,6 +313,8 @@ def build_record(  # noqa: PLR0915
                 transfers=transferred,
             ),
         )
+        if conf is not None:
+            participant(*external_party(clip, ids, edge, agent["id"], (conf, t_talk_end)))
         if to_queue:
             # The transfer is a new offer in the second queue, answered by another agent.
             b_entry = a_talk_end
@@ -345,8 +359,12 @@ def build_record(  # noqa: PLR0915
             )
 
     conv: Json = {"conversationId": core.conversation_id, "conversationStart": iso(start)}
+    if conf is not None and seen(conf):
+        conv["conferenceStart"] = iso(conf)
     if seen(end):
         conv["conversationEnd"] = iso(end)
+        if media == "message":
+            conv["inactivityTimeout"] = iso(end + MESSAGING_INACTIVITY_MS)
     conv["conversationInitiator"] = "agent" if outbound else "customer"
     conv["customerParticipation"] = True
     conv["divisionIds"] = [queue["divisionId"]]

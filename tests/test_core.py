@@ -66,14 +66,6 @@ NEVER_FILLED: dict[str, str] = {
         "simulator does not invent one"
     ),
     "conversation_aggregates.p99": "percentiles: as p95",
-    "conversation_details.conferenceStart": (
-        "simulator gap (issue 18): the API fills it when a conversation becomes a conference; "
-        "not modelled yet"
-    ),
-    "conversation_details.inactivityTimeout": (
-        "simulator gap (issue 18): the API fills it when a messaging conversation has an "
-        "inactivity timeout; not modelled yet"
-    ),
     "conversation_details.originatingSocialMediaPublic": (
         "social media conversations only; the dataset has none"
     ),
@@ -81,20 +73,9 @@ NEVER_FILLED: dict[str, str] = {
         "simulator gap (issue 18): the API fills it when a conversation ends in self-service "
         "(bot/IVR only); not modelled yet"
     ),
-    "conversation_evaluations.assigneeApplicable": (
-        "simulator gap (issue 18): the API fills it when an evaluation has an assignee; not "
-        "modelled yet"
-    ),
-    "conversation_participants.screenRecording": (
-        "simulator gap (issue 18): the API fills it when a screen recording ran; not modelled yet"
-    ),
     "conversation_segments.audioMuted": (
         "simulator gap (issue 18): the API fills it when a participant muted audio; not "
         "modelled yet"
-    ),
-    "conversation_segments.conference": (
-        "simulator gap (issue 18): the API fills it when a segment is part of a conference; not"
-        " modelled yet"
     ),
     "conversation_segments.videoMuted": "video sessions only; the dataset has none",
     "conversation_sessions.acwSkipped": (
@@ -104,23 +85,8 @@ NEVER_FILLED: dict[str, str] = {
     "conversation_sessions.agentBullseyeRing": (
         "simulator gap (issue 18): the API fills it when bullseye routing is used; not modelled yet"
     ),
-    "conversation_sessions.agentOwned": (
-        "simulator gap (issue 18): the API fills it when agent-owned callbacks are used; not "
-        "modelled yet"
-    ),
-    "conversation_sessions.authenticated": (
-        "simulator gap (issue 18): the API fills it when a messaging customer authenticated; "
-        "not modelled yet"
-    ),
-    "conversation_sessions.callbackScheduledTime": (
-        "simulator gap (issue 18): the API fills it when a callback is scheduled; not modelled yet"
-    ),
     "conversation_sessions.cleared": (
         "simulator gap (issue 18): the API fills it when an interaction is cleared; not "
-        "modelled yet"
-    ),
-    "conversation_sessions.deliveryPushed": (
-        "simulator gap (issue 18): the API fills it when a message delivery was pushed; not "
         "modelled yet"
     ),
     "conversation_sessions.deliveryStatusChangeDate": (
@@ -133,9 +99,6 @@ NEVER_FILLED: dict[str, str] = {
     "conversation_sessions.detectedSpeechStart": "as detectedSpeechEnd",
     "conversation_sessions.journeyActionMapVersion": (
         "journey (predictive engagement) actions only; the dataset has none"
-    ),
-    "conversation_sessions.mediaCount": (
-        "simulator gap (issue 18): the API fills it when a message carries media; not modelled yet"
     ),
     "conversation_sessions.routingRing": (
         "simulator gap (issue 18): the API fills it when bullseye routing is used; not modelled yet"
@@ -151,111 +114,6 @@ NEVER_FILLED: dict[str, str] = {
     ),
     "conversation_sessions.timeoutSeconds": "outbound campaign calls only; the dataset has none",
     "divisions.objectCounts": "returned only with objectCount=true, which the tap does not ask for",
-    "evaluation_question_group_scores.maxTotalCriticalScore": (
-        "simulator gap (issue 18): the API fills it when a form has critical questions; not "
-        "modelled yet"
-    ),
-    "evaluation_question_group_scores.maxTotalCriticalScoreUnweighted": (
-        "simulator gap (issue 18): the API fills it when a form has critical questions; not "
-        "modelled yet"
-    ),
-    "evaluation_question_group_scores.maxTotalNonCriticalScore": (
-        "simulator gap (issue 18): the API fills it when a form has critical questions; not "
-        "modelled yet"
-    ),
-    "evaluation_question_group_scores.maxTotalNonCriticalScoreUnweighted": (
-        "simulator gap (issue 18): the API fills it when a form has critical questions; not "
-        "modelled yet"
-    ),
-    "evaluation_question_group_scores.maxTotalScoreUnweighted": (
-        "simulator gap (issue 18): the API fills it when group scores are returned; not "
-        "modelled yet"
-    ),
-    "evaluation_question_group_scores.systemMarkedNA": (
-        "simulator gap (issue 18): the API fills it when the system marks a group not "
-        "applicable; not modelled yet"
-    ),
-    "evaluation_question_group_scores.totalCriticalScore": (
-        "simulator gap (issue 18): the API fills it when a form has critical questions; not "
-        "modelled yet"
-    ),
-    "evaluation_question_group_scores.totalCriticalScoreUnweighted": (
-        "simulator gap (issue 18): the API fills it when a form has critical questions; not "
-        "modelled yet"
-    ),
-    "evaluation_question_group_scores.totalNonCriticalScore": (
-        "simulator gap (issue 18): the API fills it when a form has critical questions; not "
-        "modelled yet"
-    ),
-    "evaluation_question_group_scores.totalNonCriticalScoreUnweighted": (
-        "simulator gap (issue 18): the API fills it when a form has critical questions; not "
-        "modelled yet"
-    ),
-    "evaluation_question_group_scores.totalScoreUnweighted": (
-        "simulator gap (issue 18): the API fills it when group scores are returned; not "
-        "modelled yet"
-    ),
-    "evaluations.agentHasRead": (
-        "simulator gap (issue 18): the API fills it when an agent reads a released evaluation; "
-        "not modelled yet"
-    ),
-    "evaluations.assignedDate": (
-        "simulator gap (issue 18): the API fills it when an evaluation is assigned; not "
-        "modelled yet"
-    ),
-    "evaluations.totalNonCriticalScore": (
-        "simulator gap (issue 18): the API fills it when a form has critical questions; not "
-        "modelled yet"
-    ),
-    "queues.acwSettings": (
-        "optional queue configuration; the directory simulator lists none of it yet (issue 18)"
-    ),
-    "queues.agentOwnedRouting": (
-        "optional queue configuration; the directory simulator lists none of it yet (issue 18)"
-    ),
-    "queues.bullseye": (
-        "optional queue configuration; the directory simulator lists none of it yet (issue 18)"
-    ),
-    "queues.cannedResponseLibraries": (
-        "optional queue configuration; the directory simulator lists none of it yet (issue 18)"
-    ),
-    "queues.conditionalGroupActivation": (
-        "optional queue configuration; the directory simulator lists none of it yet (issue 18)"
-    ),
-    "queues.conditionalGroupRouting": (
-        "optional queue configuration; the directory simulator lists none of it yet (issue 18)"
-    ),
-    "queues.defaultScripts": (
-        "optional queue configuration; the directory simulator lists none of it yet (issue 18)"
-    ),
-    "queues.directRouting": (
-        "optional queue configuration; the directory simulator lists none of it yet (issue 18)"
-    ),
-    "queues.emailInQueueFlow": (
-        "optional queue configuration; the directory simulator lists none of it yet (issue 18)"
-    ),
-    "queues.messageInQueueFlow": (
-        "optional queue configuration; the directory simulator lists none of it yet (issue 18)"
-    ),
-    "queues.onHoldPrompt": (
-        "optional queue configuration; the directory simulator lists none of it yet (issue 18)"
-    ),
-    "queues.outboundEmailAddress": (
-        "optional queue configuration; the directory simulator lists none of it yet (issue 18)"
-    ),
-    "queues.outboundMessagingAddresses": (
-        "optional queue configuration; the directory simulator lists none of it yet (issue 18)"
-    ),
-    "queues.queueFlow": (
-        "optional queue configuration; the directory simulator lists none of it yet (issue 18)"
-    ),
-    "queues.whisperPrompt": (
-        "optional queue configuration; the directory simulator lists none of it yet (issue 18)"
-    ),
-    "skills.division": (
-        "simulator gap (issue 18): the API fills it when skills carry their division; not "
-        "modelled yet"
-    ),
     "survey_question_scores.version": (
         "simulator gap (issue 18): the API fills it when a survey question score is returned; "
         "not modelled yet"
@@ -271,9 +129,6 @@ NEVER_FILLED: dict[str, str] = {
     "users.dateLastLogin": (
         "returned only with expand=dateLastLogin, which the tap does not ask for"
     ),
-    "users.dateWelcomeSent": (
-        "simulator gap (issue 18): the API fills it when a welcome mail was sent; not modelled yet"
-    ),
     "users.employerInfo": "returned only with expand=employerInfo, which the tap does not ask for",
     "users.geolocation": "returned only with expand=geolocation, which the tap does not ask for",
     "users.integrationPresence": (
@@ -281,9 +136,6 @@ NEVER_FILLED: dict[str, str] = {
     ),
     "users.lastTokenIssued": (
         "returned only with expand=lastTokenIssued, which the tap does not ask for"
-    ),
-    "users.manager": (
-        "simulator gap (issue 18): the API fills it when a user has a manager; not modelled yet"
     ),
     "users.outOfOffice": "returned only with expand=outOfOffice, which the tap does not ask for",
     "users.presence": "returned only with expand=presence, which the tap does not ask for",

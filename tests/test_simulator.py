@@ -454,7 +454,7 @@ def test_record_shape(ds: Dataset) -> None:
         assert len(rec["conversationStart"]) == 24
         assert rec["originatingDirection"] in ("inbound", "outbound")
         for p in rec["participants"]:
-            assert p["purpose"] in ("customer", "ivr", "acd", "agent")
+            assert p["purpose"] in ("customer", "ivr", "acd", "agent", "external")
             if p["purpose"] == "agent":
                 assert p["userId"] in {u["id"] for u in ds.pools.users}
             for s in p["sessions"]:
